@@ -1,0 +1,31 @@
+import { newToken } from '../domain/tokens.js';
+import { notFound } from '../http/errors.js';
+import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
+import { sendJson } from '../http/respond.js';
+import { findLiveProject, insertProject } from '../store/projects.js';
+import { presentProject } from './presenters.js';
+
+export function projectHandlers({ db, clock }: AppDeps): OperationHandlers {
+  return {
+    async createProject(c, ctx) {
+      const body = c.request.requestBody as JsonBody<'createProject'>;
+      const project = await insertProject(db, {
+        name: body.name,
+        repoUrl: body.repo_url,
+        ciConfig: body.ci_config ?? null,
+        runnersToken: newToken(),
+        sharedRunnersEnabled: body.shared_runners_enabled ?? true,
+        buildTimeout: body.build_timeout ?? 3600,
+        buildAllowGitFetch: body.build_allow_git_fetch ?? true,
+        createdAt: clock.now().toISOString(),
+      });
+      sendJson(ctx, 201, presentProject(project));
+    },
+
+    async getProject(c, ctx) {
+      const project = await findLiveProject(db, pathInteger(c, 'id'));
+      if (!project) throw notFound();
+      sendJson(ctx, 200, presentProject(project));
+    },
+  };
+}

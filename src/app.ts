@@ -1,0 +1,30 @@
+import Koa from 'koa';
+import { HttpMethodEnum, koaBody } from 'koa-body';
+import { errorMiddleware } from './http/errors.js';
+import { openapiRouter } from './http/openapiRouter.js';
+import type { AppDeps, OperationHandlers } from './http/handlers.js';
+import { projectHandlers } from './api/projects.js';
+import { pipelineHandlers } from './api/pipelines.js';
+
+/** Builds the Koa app: error mapping, JSON body parsing, then openapi.yaml routing. */
+export async function createApp(deps: AppDeps): Promise<Koa> {
+  const handlers: OperationHandlers = {
+    ...projectHandlers(deps),
+    ...pipelineHandlers(deps),
+  };
+  const app = new Koa();
+  app.use(errorMiddleware(deps.log));
+  app.use(
+    koaBody({
+      json: true,
+      urlencoded: false,
+      text: false,
+      multipart: false,
+      jsonLimit: deps.config.maxBodyBytes,
+      // Only JSON bodies are parsed here; trace and artifact bodies stream in their own handlers.
+      parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
+    }),
+  );
+  app.use(await openapiRouter(deps, handlers));
+  return app;
+}

@@ -1,0 +1,17 @@
+import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+
+/** 30 lowercase hex characters, like GitLab's runner and runners tokens. */
+export function newToken(): string {
+  return randomBytes(15).toString('hex');
+}
+
+/**
+ * Constant-time equality. Both sides are hashed first so that neither the
+ * content nor the length of the secret leaks through timing.
+ */
+export function tokensEqual(given: string | undefined | null, secret: string | undefined | null): boolean {
+  if (!given || !secret) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(secret).digest();
+  return timingSafeEqual(a, b);
+}

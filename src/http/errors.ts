@@ -1,0 +1,71 @@
+import type Koa from 'koa';
+import { sendJson } from './respond.js';
+
+/** An error that becomes an HTTP answer `{"message": ...}` with the given status. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+    /** More fields for the JSON body, e.g. `errors` of an invalid .gitlab-ci.yml. */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+// GitLab's own wording, which runner tooling and GitLab's request specs match on.
+export const badRequest = (what: string) => new HttpError(400, `400 (Bad request) "${what}" not given`);
+export const forbidden = (reason?: string) =>
+  new HttpError(403, reason ? `403 Forbidden  - ${reason}` : '403 Forbidden');
+export const notFound = () => new HttpError(404, '404 Not Found');
+export const tooLarge = () => new HttpError(413, '413 Request Entity Too Large');
+
+interface StatusCarrier {
+  status?: unknown;
+  statusCode?: unknown;
+  httpCode?: unknown;
+  expose?: unknown;
+  message?: unknown;
+}
+
+/**
+ * Turns every thrown error into a JSON `{message}` answer. Client errors from the
+ * body parsers (koa-body, raw-body, formidable) carry their status in different
+ * fields; anything without one is our bug and answers 500 without detail.
+ */
+export function errorMiddleware(log: (line: string) => void): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (caught) {
+      const err = (caught ?? {}) as StatusCarrier;
+      if (caught instanceof HttpError) {
+        ctx.set(caught.headers);
+        sendJson(ctx, caught.status, { message: caught.message, ...caught.details });
+        return;
+      }
+      const status = clientStatusOf(err);
+      if (status !== undefined) {
+        if (status === 413) ctx.set('Connection', 'close');
+        sendJson(ctx, status, { message: messageFor(status, err) });
+        return;
+      }
+      log(`error: ${ctx.method} ${ctx.path}: ${caught instanceof Error ? caught.stack : String(caught)}`);
+      sendJson(ctx, 500, { message: '500 Internal Server Error' });
+    }
+  };
+}
+
+function clientStatusOf(err: StatusCarrier): number | undefined {
+  for (const value of [err.status, err.statusCode, err.httpCode]) {
+    if (typeof value === 'number' && value >= 400 && value < 500) return value;
+  }
+  return undefined;
+}
+
+function messageFor(status: number, err: StatusCarrier): string {
+  if (status === 413) return '413 Request Entity Too Large';
+  const detail = typeof err.message === 'string' && err.message ? err.message : 'Bad request';
+  return `${status} ${detail}`;
+}

@@ -1,0 +1,42 @@
+import type Koa from 'koa';
+import type { Context as OpenApiContext } from 'openapi-backend';
+import type { operations } from '../generated/api.js';
+import type { Config } from '../config.js';
+import type { Clock } from '../domain/clock.js';
+import type { InstanceTokens } from '../domain/instanceTokens.js';
+import type { Db } from '../store/db.js';
+
+/** What every handler may use: injected once when the app is built. */
+export interface AppDeps {
+  db: Db;
+  config: Config;
+  tokens: InstanceTokens;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+export type OperationId = keyof operations;
+
+export type Handler = (c: OpenApiContext, ctx: Koa.Context) => Promise<void>;
+
+/** Handlers keyed by the operationIds of openapi.yaml. */
+export type OperationHandlers = Partial<Record<OperationId, Handler>>;
+
+/** The JSON request body of an operation, as generated from openapi.yaml. */
+export type JsonBody<Op extends OperationId> = operations[Op] extends {
+  requestBody: { content: { 'application/json': infer Body } };
+}
+  ? Body
+  : never;
+
+/** The JSON body an operation answers with for `Status`, as generated from openapi.yaml. */
+export type JsonReply<Op extends OperationId, Status extends number> = operations[Op] extends {
+  responses: { [S in Status]: { content: { 'application/json': infer Body } } };
+}
+  ? Body
+  : never;
+
+/** Path parameters, already coerced to numbers by openapi-backend. */
+export function pathInteger(c: OpenApiContext, name: string): number {
+  return Number(c.request.params[name]);
+}

@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type Koa from 'koa';
+import { OpenAPIBackend, type Context as OpenApiContext } from 'openapi-backend';
+import addFormats from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
+import { tokensEqual } from '../domain/tokens.js';
+import { HttpError } from './errors.js';
+import type { AppDeps, OperationHandlers } from './handlers.js';
+
+export const specPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi.yaml');
+
+/**
+ * Routes each request to the handler of its operationId and validates it against
+ * openapi.yaml first. Security (PRIVATE-TOKEN) is checked before validation, so an
+ * unauthenticated caller learns nothing about the shape of the API.
+ */
+export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers): Promise<Koa.Middleware> {
+  const api = new OpenAPIBackend({
+    definition: specPath,
+    strict: true,
+    coerceTypes: true,
+    customizeAjv: (ajv) => {
+      addFormats.default(ajv);
+      return ajv;
+    },
+    handlers: {
+      ...handlers,
+      validationFail: async (c: OpenApiContext) => {
+        throw new HttpError(400, validationMessage(c.validation.errors ?? []));
+      },
+      unauthorizedHandler: async () => {
+        throw new HttpError(401, '401 Unauthorized');
+      },
+      notFound: async () => {
+        throw new HttpError(404, '404 Not Found');
+      },
+      methodNotAllowed: async () => {
+        throw new HttpError(405, '405 Method Not Allowed');
+      },
+      notImplemented: async (c: OpenApiContext) => {
+        throw new Error(`no handler bound to operation ${c.operation.operationId}`);
+      },
+    },
+    securityHandlers: {
+      privateToken: (c: OpenApiContext) => tokensEqual(headerValue(c.request.headers['private-token']), deps.tokens.adminToken),
+    },
+  });
+  await api.init();
+  return async (ctx) => {
+    await api.handleRequest(
+      {
+        method: ctx.method,
+        path: ctx.path,
+        query: ctx.query as Record<string, string | string[]>,
+        headers: ctx.headers as Record<string, string | string[]>,
+        body: ctx.request.body,
+      },
+      ctx,
+    );
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** GitLab's wording for a missing parameter; the validator's own words otherwise. */
+function validationMessage(errors: ErrorObject[]): string {
+  const first = errors[0];
+  if (!first) return '400 Bad request';
+  if (first.keyword === 'required') {
+    return `400 (Bad request) "${String(first.params.missingProperty)}" not given`;
+  }
+  const where = first.instancePath.replace(/^\//, '').replace(/\//g, '.').replace(/^requestBody\.?/, '') || 'request';
+  return `400 Bad request - ${where} ${first.message ?? 'is invalid'}`;
+}

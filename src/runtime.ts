@@ -1,0 +1,49 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.js';
+import { createApp } from './app.js';
+import { systemClock, type Clock } from './domain/clock.js';
+import { resolveInstanceTokens, type InstanceTokens } from './domain/instanceTokens.js';
+import { openDatabase, type Db } from './store/db.js';
+
+export interface RunningCoordinator {
+  url: string;
+  db: Db;
+  tokens: InstanceTokens;
+  /** Tokens generated on this start (first start only), to be printed once. */
+  generatedTokens: Partial<InstanceTokens>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  log?: (line: string) => void;
+}
+
+/** Opens the database, builds the app and listens on config.host:config.port (0 = any free port). */
+export async function startCoordinator(config: Config, options: StartOptions = {}): Promise<RunningCoordinator> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const db = await openDatabase(config.databaseUrl);
+  const { tokens, generated } = await resolveInstanceTokens(db, config);
+  const app = await createApp({ db, config, tokens, clock: options.clock ?? systemClock, log });
+  const server = http.createServer(app.callback());
+  // The final PUT of a long build can carry megabytes; don't let Node cut slow uploads short.
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `http://${host}:${port}`,
+    db,
+    tokens,
+    generatedTokens: generated,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import type { components } from '../generated/api.js';
+import type { Db } from './db.js';
+import { bool, int, intOrNull, json } from './rows.js';
+
+export type BuildStatus = components['schemas']['BuildStatus'];
+export type BuildOptions = components['schemas']['BuildOptions'];
+export type BuildVariable = components['schemas']['BuildVariable'];
+export type JobWhen = components['schemas']['Job']['when'];
+
+export interface BuildRecord {
+  id: number;
+  pipelineId: number;
+  projectId: number;
+  name: string;
+  stage: string;
+  stageIdx: number;
+  status: BuildStatus;
+  when: JobWhen;
+  allowFailure: boolean;
+  ref: string;
+  tag: boolean;
+  commands: string;
+  options: BuildOptions;
+  yamlVariables: BuildVariable[];
+  tagList: string[];
+  token: string;
+  runnerId: number | null;
+  traceLength: number;
+  artifactsFilename: string | null;
+  artifactsSize: number | null;
+  artifactsExpireAt: string | null;
+  createdAt: string;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+  erasedAt: string | null;
+}
+
+export type NewBuildRecord = Pick<
+  BuildRecord,
+  | 'pipelineId' | 'projectId' | 'name' | 'stage' | 'stageIdx' | 'when' | 'allowFailure' | 'ref' | 'tag'
+  | 'commands' | 'options' | 'yamlVariables' | 'tagList' | 'token' | 'createdAt'
+>;
+
+export async function insertBuilds(db: Db, builds: NewBuildRecord[]): Promise<void> {
+  // One row at a time: knex cannot insert an empty batch, and batches of JSON text are
+  // no faster on SQLite inside a transaction.
+  for (const build of builds) {
+    await db('builds').insert({
+      pipeline_id: build.pipelineId,
+      project_id: build.projectId,
+      name: build.name,
+      stage: build.stage,
+      stage_idx: build.stageIdx,
+      status: 'created',
+      when: build.when,
+      allow_failure: build.allowFailure,
+      ref: build.ref,
+      tag: build.tag,
+      commands: build.commands,
+      options: JSON.stringify(build.options),
+      yaml_variables: JSON.stringify(build.yamlVariables),
+      tag_list: JSON.stringify(build.tagList),
+      token: build.token,
+      created_at: build.createdAt,
+      updated_at: build.createdAt,
+    });
+  }
+}
+
+export async function findBuild(db: Db, id: number): Promise<BuildRecord | undefined> {
+  if (!Number.isSafeInteger(id)) return undefined;
+  const row = await db('builds').where({ id }).first();
+  return row ? buildFromRow(row) : undefined;
+}
+
+export async function findBuildInProject(db: Db, projectId: number, id: number): Promise<BuildRecord | undefined> {
+  const row = await db('builds').where({ id, project_id: projectId }).first();
+  return row ? buildFromRow(row) : undefined;
+}
+
+export async function listPipelineBuilds(db: Db, pipelineId: number): Promise<BuildRecord[]> {
+  const rows = await db('builds').where({ pipeline_id: pipelineId }).orderBy([{ column: 'stage_idx' }, { column: 'id' }]);
+  return rows.map(buildFromRow);
+}
+
+/**
+ * Moves a build from one of `from` to `to`, only if it is still in one of them:
+ * the conditional update is what keeps two racing writers from both winning.
+ */
+export async function transitionBuild(
+  db: Db,
+  id: number,
+  from: BuildStatus[],
+  to: BuildStatus,
+  changes: Record<string, unknown>,
+): Promise<boolean> {
+  const updated = await db('builds').where({ id }).whereIn('status', from).update({ status: to, ...changes });
+  return updated === 1;
+}
+
+export function buildFromRow(row: Record<string, unknown>): BuildRecord {
+  return {
+    id: int(row.id),
+    pipelineId: int(row.pipeline_id),
+    projectId: int(row.project_id),
+    name: String(row.name),
+    stage: String(row.stage),
+    stageIdx: int(row.stage_idx),
+    status: row.status as BuildStatus,
+    when: row.when as JobWhen,
+    allowFailure: bool(row.allow_failure),
+    ref: String(row.ref),
+    tag: bool(row.tag),
+    commands: String(row.commands),
+    options: json<BuildOptions>(row.options, {}),
+    yamlVariables: json<BuildVariable[]>(row.yaml_variables, []),
+    tagList: json<string[]>(row.tag_list, []),
+    token: String(row.token),
+    runnerId: intOrNull(row.runner_id),
+    traceLength: int(row.trace_length),
+    artifactsFilename: (row.artifacts_filename as string | null) ?? null,
+    artifactsSize: intOrNull(row.artifacts_size),
+    artifactsExpireAt: (row.artifacts_expire_at as string | null) ?? null,
+    createdAt: String(row.created_at),
+    queuedAt: (row.queued_at as string | null) ?? null,
+    startedAt: (row.started_at as string | null) ?? null,
+    finishedAt: (row.finished_at as string | null) ?? null,
+    updatedAt: String(row.updated_at),
+    erasedAt: (row.erased_at as string | null) ?? null,
+  };
+}

@@ -1,0 +1,49 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { migrationSource } from './migrations.js';
+
+export type Db = Knex;
+
+/** Opens the database named by `DATABASE_URL` and brings its schema up to date. */
+export async function openDatabase(databaseUrl: string): Promise<Db> {
+  const db = knexFactory(knexConfigFor(databaseUrl));
+  await db.migrate.latest({ migrationSource });
+  return db;
+}
+
+export function isPostgres(db: Db): boolean {
+  return db.client.config.client === 'pg';
+}
+
+function knexConfigFor(databaseUrl: string): Knex.Config {
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    return { client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 } };
+  }
+  const filename = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+  if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  return {
+    client: 'sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    // One connection: SQLite serialises writers anyway, and a single connection makes
+    // every transaction in this process strictly one-at-a-time.
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) {
+        // WAL lets readers run beside the writer; synchronous=FULL makes a commit durable
+        // before we answer (a 202 on a trace append promises that); busy_timeout lets
+        // several server processes share one file.
+        conn.exec(
+          'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;',
+          (err) => done(err, conn),
+        );
+      },
+    },
+  };
+}
+
+interface SqliteConnection {
+  exec(sql: string, callback: (err: Error | null) => void): void;
+}

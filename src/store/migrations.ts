@@ -1,0 +1,120 @@
+import type { Knex } from 'knex';
+
+/**
+ * The schema, as code so that it ships inside the server. Timestamps are ISO-8601
+ * UTC strings, JSON columns are text, booleans are native (0/1 on SQLite).
+ */
+const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }> = {
+  '001_initial': {
+    async up(db) {
+      await db.schema.createTable('settings', (t) => {
+        t.string('key').primary();
+        t.text('value').notNullable();
+      });
+      await db.schema.createTable('projects', (t) => {
+        t.increments('id');
+        t.string('name', 255).notNullable();
+        t.text('repo_url').notNullable();
+        t.text('ci_config');
+        t.string('runners_token', 64).notNullable().unique();
+        t.boolean('shared_runners_enabled').notNullable().defaultTo(true);
+        t.integer('build_timeout').notNullable().defaultTo(3600);
+        t.boolean('build_allow_git_fetch').notNullable().defaultTo(true);
+        t.boolean('pending_delete').notNullable().defaultTo(false);
+        t.string('created_at', 32).notNullable();
+      });
+      await db.schema.createTable('runners', (t) => {
+        t.increments('id');
+        t.string('token', 64).notNullable().unique();
+        t.text('description');
+        t.boolean('is_shared').notNullable();
+        t.boolean('active').notNullable().defaultTo(true);
+        t.boolean('locked').notNullable().defaultTo(false);
+        t.boolean('run_untagged').notNullable().defaultTo(true);
+        t.text('tag_list').notNullable().defaultTo('[]');
+        t.string('name');
+        t.string('version');
+        t.string('revision');
+        t.string('platform');
+        t.string('architecture');
+        t.string('contacted_at', 32);
+        t.string('created_at', 32).notNullable();
+      });
+      await db.schema.createTable('runner_projects', (t) => {
+        t.integer('runner_id').notNullable().references('runners.id').onDelete('CASCADE');
+        t.integer('project_id').notNullable().references('projects.id').onDelete('CASCADE');
+        t.primary(['runner_id', 'project_id']);
+        t.index(['project_id']);
+      });
+      await db.schema.createTable('pipelines', (t) => {
+        t.increments('id');
+        t.integer('project_id').notNullable().references('projects.id').onDelete('CASCADE');
+        t.string('ref', 255).notNullable();
+        t.string('sha', 40).notNullable();
+        t.string('before_sha', 40).notNullable();
+        t.boolean('tag').notNullable().defaultTo(false);
+        t.string('status', 16).notNullable();
+        t.text('variables').notNullable().defaultTo('[]');
+        t.string('created_at', 32).notNullable();
+        t.string('updated_at', 32).notNullable();
+        t.index(['project_id', 'id']);
+      });
+      await db.schema.createTable('builds', (t) => {
+        t.increments('id');
+        t.integer('pipeline_id').notNullable().references('pipelines.id').onDelete('CASCADE');
+        t.integer('project_id').notNullable().references('projects.id').onDelete('CASCADE');
+        t.string('name', 255).notNullable();
+        t.string('stage', 255).notNullable();
+        t.integer('stage_idx').notNullable();
+        t.string('status', 16).notNullable();
+        t.string('when', 16).notNullable().defaultTo('on_success');
+        t.boolean('allow_failure').notNullable().defaultTo(false);
+        t.string('ref', 255).notNullable();
+        t.boolean('tag').notNullable().defaultTo(false);
+        t.text('commands').notNullable();
+        t.text('options').notNullable().defaultTo('{}');
+        t.text('yaml_variables').notNullable().defaultTo('[]');
+        t.text('tag_list').notNullable().defaultTo('[]');
+        t.string('token', 64).notNullable().unique();
+        t.integer('runner_id').references('runners.id').onDelete('SET NULL');
+        // Bytes of trace stored in trace_chunks; the range check compares against it.
+        t.bigInteger('trace_length').notNullable().defaultTo(0);
+        t.text('artifacts_filename');
+        t.bigInteger('artifacts_size');
+        t.string('artifacts_expire_at', 32);
+        t.string('created_at', 32).notNullable();
+        t.string('queued_at', 32);
+        t.string('started_at', 32);
+        t.string('finished_at', 32);
+        t.string('updated_at', 32).notNullable();
+        t.string('erased_at', 32);
+        t.index(['status', 'runner_id']);
+        t.index(['pipeline_id', 'stage_idx']);
+        t.index(['project_id', 'status']);
+      });
+      // A trace is the concatenation of its chunks in id order: appends insert a row
+      // and never rewrite what is stored.
+      await db.schema.createTable('trace_chunks', (t) => {
+        t.increments('id');
+        t.integer('build_id').notNullable().references('builds.id').onDelete('CASCADE');
+        t.binary('data').notNullable();
+        t.index(['build_id', 'id']);
+      });
+    },
+    async down(db) {
+      for (const table of ['trace_chunks', 'builds', 'pipelines', 'runner_projects', 'runners', 'projects', 'settings']) {
+        await db.schema.dropTableIfExists(table);
+      }
+    },
+  },
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};

@@ -1,0 +1,67 @@
+import type { components } from '../generated/api.js';
+import type { Db } from './db.js';
+import { bool, int, json } from './rows.js';
+
+export type PipelineStatus = components['schemas']['PipelineStatus'];
+export type PipelineVariable = components['schemas']['PipelineVariable'];
+
+export interface PipelineRecord {
+  id: number;
+  projectId: number;
+  ref: string;
+  sha: string;
+  beforeSha: string;
+  tag: boolean;
+  status: PipelineStatus;
+  variables: PipelineVariable[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type NewPipelineRecord = Omit<PipelineRecord, 'id' | 'status' | 'updatedAt'>;
+
+export async function insertPipeline(db: Db, pipeline: NewPipelineRecord): Promise<PipelineRecord> {
+  const [row] = await db('pipelines')
+    .insert({
+      project_id: pipeline.projectId,
+      ref: pipeline.ref,
+      sha: pipeline.sha,
+      before_sha: pipeline.beforeSha,
+      tag: pipeline.tag,
+      status: 'created',
+      variables: JSON.stringify(pipeline.variables),
+      created_at: pipeline.createdAt,
+      updated_at: pipeline.createdAt,
+    })
+    .returning('*');
+  return pipelineFromRow(row);
+}
+
+export async function findPipeline(db: Db, id: number): Promise<PipelineRecord | undefined> {
+  const row = await db('pipelines').where({ id }).first();
+  return row ? pipelineFromRow(row) : undefined;
+}
+
+export async function findPipelineInProject(db: Db, projectId: number, id: number): Promise<PipelineRecord | undefined> {
+  const row = await db('pipelines').where({ id, project_id: projectId }).first();
+  return row ? pipelineFromRow(row) : undefined;
+}
+
+export async function updatePipelineStatus(db: Db, id: number, status: PipelineStatus, now: string): Promise<void> {
+  await db('pipelines').where({ id }).update({ status, updated_at: now });
+}
+
+export function pipelineFromRow(row: Record<string, unknown>): PipelineRecord {
+  return {
+    id: int(row.id),
+    projectId: int(row.project_id),
+    ref: String(row.ref),
+    sha: String(row.sha),
+    beforeSha: String(row.before_sha),
+    tag: bool(row.tag),
+    status: row.status as PipelineStatus,
+    variables: json<PipelineVariable[]>(row.variables, []),
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+  };
+}

@@ -1,0 +1,59 @@
+import type { Db } from './db.js';
+import { bool, int } from './rows.js';
+
+export interface ProjectRecord {
+  id: number;
+  name: string;
+  repoUrl: string;
+  ciConfig: string | null;
+  runnersToken: string;
+  sharedRunnersEnabled: boolean;
+  buildTimeout: number;
+  buildAllowGitFetch: boolean;
+  pendingDelete: boolean;
+  createdAt: string;
+}
+
+export type NewProjectRecord = Omit<ProjectRecord, 'id' | 'pendingDelete'>;
+
+export async function insertProject(db: Db, project: NewProjectRecord): Promise<ProjectRecord> {
+  const [row] = await db('projects')
+    .insert({
+      name: project.name,
+      repo_url: project.repoUrl,
+      ci_config: project.ciConfig,
+      runners_token: project.runnersToken,
+      shared_runners_enabled: project.sharedRunnersEnabled,
+      build_timeout: project.buildTimeout,
+      build_allow_git_fetch: project.buildAllowGitFetch,
+      created_at: project.createdAt,
+    })
+    .returning('*');
+  return projectFromRow(row);
+}
+
+/** Projects pending deletion are invisible, as GitLab's default scope made them. */
+export async function findLiveProject(db: Db, id: number): Promise<ProjectRecord | undefined> {
+  const row = await db('projects').where({ id, pending_delete: false }).first();
+  return row ? projectFromRow(row) : undefined;
+}
+
+export async function findProjectByRunnersToken(db: Db, token: string): Promise<ProjectRecord | undefined> {
+  const row = await db('projects').where({ runners_token: token, pending_delete: false }).first();
+  return row ? projectFromRow(row) : undefined;
+}
+
+export function projectFromRow(row: Record<string, unknown>): ProjectRecord {
+  return {
+    id: int(row.id),
+    name: String(row.name),
+    repoUrl: String(row.repo_url),
+    ciConfig: (row.ci_config as string | null) ?? null,
+    runnersToken: String(row.runners_token),
+    sharedRunnersEnabled: bool(row.shared_runners_enabled),
+    buildTimeout: int(row.build_timeout),
+    buildAllowGitFetch: bool(row.build_allow_git_fetch),
+    pendingDelete: bool(row.pending_delete),
+    createdAt: String(row.created_at),
+  };
+}

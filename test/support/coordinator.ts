@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Clock } from '../../src/domain/clock.js';
+import { startCoordinator, type RunningCoordinator } from '../../src/runtime.js';
+
+export interface TestCoordinator extends RunningCoordinator {
+  config: Config;
+  dataDir: string;
+  registrationToken: string;
+  adminToken: string;
+  /** Stops the server and removes its data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A real coordinator on 127.0.0.1 and a free port, with a fresh SQLite file in its
+ * own temporary data directory. `env` overrides configuration as the environment would.
+ */
+export async function startTestCoordinator(env: Record<string, string> = {}, clock?: Clock): Promise<TestCoordinator> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordinator-test-'));
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: dataDir,
+    CI_REGISTRATION_TOKEN: 'registration-token-for-tests',
+    CI_ADMIN_TOKEN: 'admin-token-for-tests',
+    ...env,
+  });
+  const running = await startCoordinator(config, { clock, log: () => {} });
+  return {
+    ...running,
+    config,
+    dataDir,
+    registrationToken: running.tokens.registrationToken,
+    adminToken: running.tokens.adminToken,
+    async stop() {
+      await running.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
