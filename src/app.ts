@@ -5,12 +5,22 @@ import { openapiRouter } from './http/openapiRouter.js';
 import type { AppDeps, OperationHandlers } from './http/handlers.js';
 import { projectHandlers } from './api/projects.js';
 import { pipelineHandlers } from './api/pipelines.js';
+import { jobHandlers } from './api/jobs.js';
+import { runnerHandlers } from './api/runners.js';
+import { buildHandlers } from './api/builds.js';
+import { traceHandlers } from './api/trace.js';
+import { artifactHandlers } from './api/artifacts.js';
 
 /** Builds the Koa app: error mapping, JSON body parsing, then openapi.yaml routing. */
 export async function createApp(deps: AppDeps): Promise<Koa> {
   const handlers: OperationHandlers = {
     ...projectHandlers(deps),
     ...pipelineHandlers(deps),
+    ...jobHandlers(deps),
+    ...runnerHandlers(deps),
+    ...buildHandlers(deps),
+    ...traceHandlers(deps),
+    ...artifactHandlers(deps),
   };
   const app = new Koa();
   app.use(errorMiddleware(deps.log));
