@@ -1,0 +1,9 @@
+/** `make bench`: every scenario, one after the other, printing its figures. */
+import { benchTraceAppend } from './traceAppend.js';
+
+const scenarios: [string, () => Promise<string[]>][] = [['trace append', benchTraceAppend]];
+
+for (const [name, run] of scenarios) {
+  console.log(`## ${name}`);
+  for (const line of await run()) console.log(line);
+}

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+
+/** A free TCP port on 127.0.0.1, picked by the kernel. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export interface StartedProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Kills the whole process group (make → node → ...) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts a command in its own process group so that stop() reaches its children too. */
+export function startProcess(command: string, args: string[], env: Record<string, string>): StartedProcess {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+        const killer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      }
+    },
+  };
+}
+
+/** Polls `url` until it answers at all (any status), or fails after `timeoutMs`. */
+export async function waitUntilAnswering(url: string, timeoutMs: number, describe: () => string): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fetch(url);
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${describe()}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
