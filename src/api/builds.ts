@@ -1,5 +1,69 @@
-import type { AppDeps, OperationHandlers } from '../http/handlers.js';
+import type Koa from 'koa';
+import { assignNextBuild, finalStateFrom, finishBuild } from '../domain/buildQueue.js';
+import { buildDetailsPayload } from '../domain/buildPayload.js';
+import { recordRunnerContact } from '../domain/runnerContact.js';
+import { replaceTrace } from '../domain/traces.js';
+import { forbidden, HttpError, notFound } from '../http/errors.js';
+import { pathInteger, type AppDeps, type Handler, type JsonBody, type OperationHandlers } from '../http/handlers.js';
+import { sendJson } from '../http/respond.js';
+import { findBuild } from '../store/builds.js';
+import { findLiveProject } from '../store/projects.js';
+import { authenticateRunner } from './runners.js';
 
-export function buildHandlers(_deps: AppDeps): OperationHandlers {
-  return {};
+/**
+ * Runners that understand 204 for "no build" (GitLab 8.12+'s test). Unanchored, and the
+ * trailing space is part of it: `gitlab-ci-multi-runner 1.5.2` alone does not match.
+ */
+const RUNNER_USER_AGENT = /gitlab-ci-multi-runner \d+\.\d+\.\d+(~beta\.\d+\.g[0-9a-f]+)? /;
+
+/** GitLab's wording when a record lookup fails (lower-case "found"), which PUT answers. */
+const buildNotFound = () => new HttpError(404, '404 Not found');
+
+export function buildHandlers({ db, clock }: AppDeps): OperationHandlers {
+  const register: Handler = async (c, ctx) => {
+    const body = c.request.requestBody as JsonBody<'registerBuild'>;
+    const runner = await authenticateRunner(db, body.token);
+    if (!runner.active) throw notFound();
+    await recordRunnerContact(db, clock, runner, body.info);
+    const build = await assignNextBuild(db, clock, runner);
+    if (build) {
+      sendJson(ctx, 201, await buildDetailsPayload(db, clock, build.id));
+      return;
+    }
+    if (RUNNER_USER_AGENT.test(ctx.get('User-Agent'))) {
+      noContent(ctx);
+      return;
+    }
+    throw notFound();
+  };
+
+  const update: Handler = async (c, ctx) => {
+    const body = c.request.requestBody as JsonBody<'updateBuild'>;
+    const runner = await authenticateRunner(db, body.token);
+    // Only a build running on this runner: anything else (including `PUT builds/-1`, the
+    // runner's token check, and a build canceled under it) answers 404.
+    const build = await findBuild(db, pathInteger(c, 'id'));
+    if (!build || build.runnerId !== runner.id || build.status !== 'running') throw buildNotFound();
+    const project = await findLiveProject(db, build.projectId);
+    if (!project) throw forbidden('Project has been deleted!');
+    if (build.erasedAt !== null) throw forbidden('Build has been erased!');
+    await recordRunnerContact(db, clock, runner, body.info);
+    if (body.trace !== undefined) await replaceTrace(db, build, project, body.trace);
+    const state = finalStateFrom(body.state);
+    // GitLab answered with the state event's result, and null when no state was asked for.
+    sendJson(ctx, 200, state ? await finishBuild(db, clock, build, state) : null);
+  };
+
+  return {
+    registerBuild: register,
+    registerBuildJson: register,
+    updateBuild: update,
+    updateBuildJson: update,
+  };
+}
+
+/** An empty 204: no body, no Content-Type, as Rack sent it. */
+function noContent(ctx: Koa.Context): void {
+  ctx.status = 204;
+  ctx.body = null;
 }

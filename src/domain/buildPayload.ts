@@ -1,0 +1,154 @@
+/**
+ * The build as the runner receives it: GitLab 8.15's `BuildDetails` entity, with the
+ * predefined variables in GitLab's order (gitlab-ci-api-v1.md §2). The runner decodes it
+ * into typed Go structs, so every value has exactly the JSON type the contract gives.
+ */
+import type { components } from '../generated/api.js';
+import type { Db } from '../store/db.js';
+import { findBuild, listPipelineBuilds, type BuildRecord, type BuildVariable } from '../store/builds.js';
+import { findPipeline, type PipelineRecord } from '../store/pipelines.js';
+import { findLiveProject, type ProjectRecord } from '../store/projects.js';
+import { findRunner, type RunnerRecord } from '../store/runners.js';
+import type { Clock } from './clock.js';
+import { latestPerName } from './pipelineStatus.js';
+
+type Schemas = components['schemas'];
+export type BuildDetails = Schemas['BuildDetails'];
+export type BuildEntity = Schemas['Build'];
+
+/** What we tell builds we are: the GitLab release whose API we speak. */
+export const SERVER_NAME = 'GitLab';
+export const SERVER_VERSION = '8.15.1';
+export const SERVER_REVISION = '8.15.1';
+
+/** Everything the payload is made of, loaded once. */
+export interface BuildContext {
+  build: BuildRecord;
+  pipeline: PipelineRecord;
+  project: ProjectRecord;
+  runner: RunnerRecord | undefined;
+  dependencies: BuildRecord[];
+}
+
+/** Loads a build with its pipeline, project, runner and dependencies, and renders its payload. */
+export async function buildDetailsPayload(db: Db, clock: Clock, buildId: number): Promise<BuildDetails> {
+  return presentBuildDetails(await loadBuildContext(db, buildId), clock.now());
+}
+
+export async function loadBuildContext(db: Db, buildId: number): Promise<BuildContext> {
+  const build = await findBuild(db, buildId);
+  if (!build) throw new Error(`build ${buildId} vanished`);
+  const pipeline = await findPipeline(db, build.pipelineId);
+  const project = await findLiveProject(db, build.projectId);
+  if (!pipeline || !project) throw new Error(`build ${buildId} has no pipeline or live project`);
+  const runner = build.runnerId === null ? undefined : await findRunner(db, build.runnerId);
+  const earlierStages = (await listPipelineBuilds(db, build.pipelineId)).filter((b) => b.stageIdx < build.stageIdx);
+  return { build, pipeline, project, runner, dependencies: latestPerName(earlierStages) };
+}
+
+export function presentBuildDetails(context: BuildContext, now: Date): BuildDetails {
+  const { build, pipeline, project } = context;
+  return {
+    ...presentBuildEntity(build, pipeline, project, now),
+    commands: build.commands,
+    // Exactly as given: we host no git, so inserting the build token as credentials would
+    // hand it to whatever host the URL names.
+    repo_url: project.repoUrl,
+    before_sha: pipeline.beforeSha,
+    allow_git_fetch: project.buildAllowGitFetch,
+    ...artifactsExpiry(build, now),
+    options: build.options,
+    timeout: project.buildTimeout,
+    variables: buildVariables(context),
+    depends_on_builds: context.dependencies.map((dependency) => presentBuildEntity(dependency, pipeline, project, now)),
+    // No container registry, so never registry credentials (GitLab sent [] when it was disabled).
+    credentials: [],
+  };
+}
+
+/** The plain `Build` entity, as listed in `depends_on_builds`. */
+export function presentBuildEntity(build: BuildRecord, pipeline: PipelineRecord, project: ProjectRecord, now: Date): BuildEntity {
+  const entity: BuildEntity = {
+    id: build.id,
+    ref: build.ref,
+    tag: build.tag,
+    sha: pipeline.sha,
+    status: build.status,
+    name: build.name,
+    token: build.token,
+    stage: build.stage,
+    project_id: project.id,
+    project_name: project.name,
+  };
+  if (hasArtifacts(build, now)) entity.artifacts_file = { filename: build.artifactsFilename ?? '', size: build.artifactsSize ?? 0 };
+  return entity;
+}
+
+/** A stored archive that has not expired; an expired one is left out even before it is removed. */
+export function hasArtifacts(build: BuildRecord, now: Date): boolean {
+  if (!build.artifactsFilename) return false;
+  return build.artifactsExpireAt === null || Date.parse(build.artifactsExpireAt) > now.getTime();
+}
+
+function artifactsExpiry(build: BuildRecord, now: Date): Pick<BuildDetails, 'artifacts_expire_at'> {
+  return hasArtifacts(build, now) ? { artifacts_expire_at: build.artifactsExpireAt } : {};
+}
+
+/**
+ * GitLab 8.15's `Ci::Build#variables`: predefined build, project, pipeline and runner
+ * variables, then the YAML variables, then the pipeline's request variables (our
+ * equivalent of trigger variables, and as secret). All values are strings.
+ */
+export function buildVariables({ build, pipeline, project, runner }: BuildContext): BuildVariable[] {
+  const visible = (key: string, value: string): BuildVariable => ({ key, value, public: true });
+  const variables: BuildVariable[] = [
+    visible('CI', 'true'),
+    visible('GITLAB_CI', 'true'),
+    visible('CI_BUILD_ID', String(build.id)),
+    { key: 'CI_BUILD_TOKEN', value: build.token, public: false },
+    visible('CI_BUILD_REF', pipeline.sha),
+    visible('CI_BUILD_BEFORE_SHA', pipeline.beforeSha),
+    visible('CI_BUILD_REF_NAME', build.ref),
+    visible('CI_BUILD_REF_SLUG', refSlug(build.ref)),
+    visible('CI_BUILD_NAME', build.name),
+    visible('CI_BUILD_STAGE', build.stage),
+    visible('CI_SERVER_NAME', SERVER_NAME),
+    visible('CI_SERVER_VERSION', SERVER_VERSION),
+    visible('CI_SERVER_REVISION', SERVER_REVISION),
+  ];
+  if (build.tag) variables.push(visible('CI_BUILD_TAG', build.ref));
+  if (build.when === 'manual') variables.push(visible('CI_BUILD_MANUAL', 'true'));
+  variables.push(
+    visible('CI_PROJECT_ID', String(project.id)),
+    visible('CI_PROJECT_NAME', project.name),
+    visible('CI_PROJECT_PATH', project.name),
+    visible('CI_PROJECT_NAMESPACE', ''),
+    visible('CI_PROJECT_URL', projectUrl(project.repoUrl)),
+    visible('CI_PIPELINE_ID', String(pipeline.id)),
+  );
+  if (runner) {
+    variables.push(
+      visible('CI_RUNNER_ID', String(runner.id)),
+      visible('CI_RUNNER_DESCRIPTION', runner.description ?? ''),
+      visible('CI_RUNNER_TAGS', runner.tagList.join(', ')),
+    );
+  }
+  variables.push(...build.yamlVariables.map((variable) => visible(variable.key, variable.value)));
+  variables.push(...pipeline.variables.map((variable) => ({ key: variable.key, value: variable.value, public: false })));
+  return variables;
+}
+
+/** GitLab 8.15's `ref_slug`: lower-cased, anything but [a-z0-9] replaced by `-`, at most 63 characters. */
+export function refSlug(ref: string): string {
+  return ref.toLowerCase().replace(/[^a-z0-9]/g, '-').slice(0, 63);
+}
+
+/**
+ * Projects here have no namespace and no web page of their own, so CI_PROJECT_NAME and
+ * CI_PROJECT_PATH are the project's name, CI_PROJECT_NAMESPACE is empty, and
+ * CI_PROJECT_URL is the repository URL: as given, but without any user:password, since
+ * the variable is public and shows up in debug traces.
+ */
+export function projectUrl(repoUrl: string): string {
+  return repoUrl.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+}

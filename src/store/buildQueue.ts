@@ -1,0 +1,83 @@
+import type { Knex } from 'knex';
+import type { Db } from './db.js';
+import { buildFromRow, type BuildRecord } from './builds.js';
+import { int } from './rows.js';
+
+/** A pending build with the number of its project's builds now running on shared runners. */
+export interface QueuedBuild {
+  build: BuildRecord;
+  runningOnShared: number;
+}
+
+/** Where the previous batch ended: the position of its last build in the queue order. */
+export interface SharedQueueCursor {
+  runningOnShared: number;
+  id: number;
+}
+
+const RUNNING_ON_SHARED = 'coalesce(shared_load.running, 0)';
+
+/**
+ * Builds a shared runner may be offered, in GitLab's fair order: projects with the fewest
+ * builds running on shared runners first, then oldest build first. Keyset paging (not
+ * OFFSET) so that builds claimed by other runners meanwhile cannot push unseen builds
+ * past the window; a project whose load grows mid-scan merely shows up later again.
+ */
+export async function sharedRunnerCandidates(db: Db, after: SharedQueueCursor | undefined, limit: number): Promise<QueuedBuild[]> {
+  const sharedLoad = db('builds as running')
+    .join('runners as runner', 'runner.id', 'running.runner_id')
+    .where('running.status', 'running')
+    .andWhere('runner.is_shared', true)
+    .groupBy('running.project_id')
+    .select('running.project_id')
+    .count({ running: '*' })
+    .as('shared_load');
+  const query = pendingUnassigned(db)
+    .andWhere('project.shared_runners_enabled', true)
+    .leftJoin(sharedLoad, 'shared_load.project_id', 'build.project_id')
+    .select('build.*', db.raw(`${RUNNING_ON_SHARED} as running_on_shared`))
+    .orderByRaw(`${RUNNING_ON_SHARED} asc, build.id asc`)
+    .limit(limit);
+  if (after) {
+    query.andWhereRaw(`(${RUNNING_ON_SHARED} > ? or (${RUNNING_ON_SHARED} = ? and build.id > ?))`, [
+      after.runningOnShared,
+      after.runningOnShared,
+      after.id,
+    ]);
+  }
+  const rows: Record<string, unknown>[] = await query;
+  return rows.map((row) => ({ build: buildFromRow(row), runningOnShared: int(row.running_on_shared) }));
+}
+
+/** Builds of the projects a specific runner is assigned to, first in, first out. */
+export async function specificRunnerCandidates(db: Db, runnerId: number, afterId: number, limit: number): Promise<BuildRecord[]> {
+  const rows: Record<string, unknown>[] = await pendingUnassigned(db)
+    .join('runner_projects as assigned', 'assigned.project_id', 'build.project_id')
+    .andWhere('assigned.runner_id', runnerId)
+    .andWhere('build.id', '>', afterId)
+    .select('build.*')
+    .orderBy('build.id', 'asc')
+    .limit(limit);
+  return rows.map(buildFromRow);
+}
+
+/** The queue: pending builds nobody holds, of projects that are not being deleted. */
+function pendingUnassigned(db: Db): Knex.QueryBuilder {
+  return db('builds as build')
+    .join('projects as project', 'project.id', 'build.project_id')
+    .where('build.status', 'pending')
+    .whereNull('build.runner_id')
+    .andWhere('project.pending_delete', false);
+}
+
+/**
+ * Gives a pending build to a runner. The condition in the UPDATE is the lock: of two
+ * runners (or server processes) claiming the same build, exactly one changes the row.
+ */
+export async function claimBuild(db: Db, buildId: number, runnerId: number, now: string): Promise<boolean> {
+  const updated = await db('builds')
+    .where({ id: buildId, status: 'pending' })
+    .whereNull('runner_id')
+    .update({ status: 'running', runner_id: runnerId, started_at: now, updated_at: now });
+  return updated === 1;
+}
