@@ -1,5 +1,115 @@
-import type { AppDeps, OperationHandlers } from '../http/handlers.js';
+import type Koa from 'koa';
+import { artifactsExpiry, deleteArtifacts, openArtifacts, storeArtifacts } from '../domain/artifacts.js';
+import { buildDetailsPayload } from '../domain/buildPayload.js';
+import { badRequest, forbidden, HttpError, notFound } from '../http/errors.js';
+import { pathInteger, type AppDeps, type Handler, type OperationHandlers } from '../http/handlers.js';
+import { abandonRequestBody, discardReceivedFile, receiveMultipartFile } from '../http/multipartUpload.js';
+import { sendJson } from '../http/respond.js';
+import type { BuildRecord } from '../store/builds.js';
+import { uploadTempDir } from '../store/artifacts.js';
+import { buildTokenOf, requireBuildAccess, singleValue } from './buildAccess.js';
 
-export function artifactHandlers(_deps: AppDeps): OperationHandlers {
-  return {};
+export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandlers {
+  /**
+   * POST builds/:id/artifacts. There is no Workhorse in front of us, so the runner's
+   * chunked multipart body arrives here directly and streams to DATA_DIR/tmp, then is
+   * renamed into place. The token normally comes from the header or query and is
+   * checked before a byte is read; a `token` form field works when it precedes the file.
+   */
+  const upload: Handler = async (c, ctx) => {
+    let authorized = false;
+    const authorize = async (token: string | undefined) => {
+      if (authorized) return;
+      const { build } = await requireBuildAccess(db, c, token);
+      if (build.status !== 'running') throw forbidden('Build is not running!');
+      authorized = true;
+    };
+    const token = buildTokenOf(c);
+    const queryExpireIn = singleValue(c.request.query.expire_in);
+    try {
+      if (token !== undefined) await authorize(token);
+      if (queryExpireIn !== undefined) expireAtOrRefuse(queryExpireIn, clock.now());
+    } catch (refusal) {
+      abandonRequestBody(ctx);
+      throw refusal;
+    }
+
+    const received = await receiveMultipartFile(ctx, {
+      fileField: 'file',
+      tmpDir: uploadTempDir(config.dataDir),
+      maxFileBytes: config.maxArtifactsBytes,
+      beforeFile: (fields) => authorize(fields.get('token')),
+    });
+    try {
+      await authorize(received.fields.get('token'));
+      if (!received.file) {
+        throw badRequest(received.fields.has('file') ? 'file is not a file' : 'Missing artifacts file!');
+      }
+      const expireAt = expireAtOrRefuse(queryExpireIn ?? received.fields.get('expire_in'), clock.now());
+      const buildId = pathInteger(c, 'id');
+      await storeArtifacts(db, config.dataDir, buildId, {
+        path: received.file.path,
+        size: received.file.size,
+        originalFilename: received.file.filename,
+      }, expireAt);
+      sendJson(ctx, 201, await buildDetailsPayload(db, clock, buildId));
+    } finally {
+      // Already moved on success; removed on every refusal, so nothing stays in tmp.
+      await discardReceivedFile(received.file);
+    }
+  };
+
+  /** GET builds/:id/artifacts: any state, and expired archives too (see openArtifacts). */
+  const download: Handler = async (c, ctx) => {
+    const { build } = await requireBuildAccess(db, c);
+    await sendArtifacts(ctx, config.dataDir, build);
+  };
+
+  /** DELETE builds/:id/artifacts: 200 `true` whether or not there was anything. */
+  const remove: Handler = async (c, ctx) => {
+    const { build } = await requireBuildAccess(db, c);
+    await deleteArtifacts(db, config.dataDir, build.id);
+    sendJson(ctx, 200, true);
+  };
+
+  return {
+    uploadBuildArtifacts: upload,
+    uploadBuildArtifactsJson: upload,
+    downloadBuildArtifacts: download,
+    downloadBuildArtifactsJson: download,
+    deleteBuildArtifacts: remove,
+    deleteBuildArtifactsJson: remove,
+  };
+}
+
+/** Streams a build's archive from disk with GitLab's download headers, or 404 when there is none. */
+export async function sendArtifacts(ctx: Koa.Context, dataDir: string, build: BuildRecord): Promise<void> {
+  const file = await openArtifacts(dataDir, build);
+  if (!file) throw notFound();
+  ctx.status = 200;
+  ctx.body = file.stream;
+  ctx.length = file.size;
+  ctx.set('Content-Type', 'application/octet-stream');
+  ctx.set('Content-Disposition', contentDisposition(file.filename));
+  ctx.set('Content-Transfer-Encoding', 'binary');
+}
+
+/**
+ * GitLab sent `attachment; filename=<name>` unquoted. Stored names are sanitised to
+ * letters, digits and `_ . - +`, so an ASCII name is a valid token as it is and goes out
+ * exactly like GitLab's. A name with non-ASCII letters gets an ASCII fallback plus the
+ * RFC 6266 `filename*` form, which clients prefer.
+ */
+export function contentDisposition(filename: string): string {
+  if (/^[A-Za-z0-9_.+-]+$/.test(filename)) return `attachment; filename=${filename}`;
+  const fallback = filename.replace(/[^A-Za-z0-9_.+-]/g, '_');
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+function expireAtOrRefuse(expireIn: string | undefined, now: Date): string | null {
+  const expiry = artifactsExpiry(expireIn, now);
+  if (!expiry.valid) {
+    throw new HttpError(400, '400 Bad request - expire_in is not a duration (e.g. "7 days", "1 week", "30 mins", "2h")');
+  }
+  return expiry.expireAt;
 }

@@ -1,6 +1,9 @@
 import type { components } from '../generated/api.js';
+import { hasArtifacts } from '../domain/buildPayload.js';
+import type { BuildRecord } from '../store/builds.js';
 import type { PipelineRecord } from '../store/pipelines.js';
 import type { ProjectRecord } from '../store/projects.js';
+import type { RunnerRecord } from '../store/runners.js';
 
 type Schemas = components['schemas'];
 
@@ -28,5 +31,31 @@ export function presentPipeline(pipeline: PipelineRecord): Schemas['Pipeline'] {
     tag: pipeline.tag,
     status: pipeline.status,
     created_at: pipeline.createdAt,
+  };
+}
+
+/** A registered (or just deleted) runner: its id and its token, as GitLab answered. */
+export function presentRegisteredRunner(runner: { id: number; token: string }): Schemas['RegisteredRunner'] {
+  return { id: runner.id, token: runner.token };
+}
+
+/** A build as the user API shows it; the archive only while it is stored and unexpired. */
+export function presentJob(build: BuildRecord, runner: RunnerRecord | undefined, now: Date): Schemas['Job'] {
+  const artifacts = hasArtifacts(build, now);
+  return {
+    id: build.id,
+    name: build.name,
+    stage: build.stage,
+    status: build.status,
+    ref: build.ref,
+    tag: build.tag,
+    when: build.when,
+    allow_failure: build.allowFailure,
+    created_at: build.createdAt,
+    started_at: build.startedAt,
+    finished_at: build.finishedAt,
+    runner: runner ? { id: runner.id, description: runner.description } : null,
+    artifacts_file: artifacts ? { filename: build.artifactsFilename ?? '', size: build.artifactsSize ?? 0 } : null,
+    artifacts_expire_at: artifacts ? build.artifactsExpireAt : null,
   };
 }

@@ -54,7 +54,9 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers):
         path: ctx.path,
         query: ctx.query as Record<string, string | string[]>,
         headers: ctx.headers as Record<string, string | string[]>,
-        body: ctx.request.body,
+        // A multipart body is left unread for its handler to stream (artifacts), which checks
+        // its parts itself; an empty form stands in for it so `required: true` holds.
+        body: ctx.request.body ?? (ctx.is('multipart') ? {} : undefined),
       },
       ctx,
     );

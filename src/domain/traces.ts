@@ -1,0 +1,58 @@
+import type { BuildRecord, BuildStatus } from '../store/builds.js';
+import type { Db } from '../store/db.js';
+import type { ProjectRecord } from '../store/projects.js';
+import { advanceTraceLength, insertTraceChunk, overwriteTrace, readTraceChunks, traceLength } from '../store/traces.js';
+import type { Clock } from './clock.js';
+import { maskSecrets } from './traceMasking.js';
+
+/** GitLab 8.14+ bumps a build's updated_at on a trace append only when it is older than this. */
+const TOUCH_INTERVAL_MS = 15 * 60 * 1000;
+
+export type TraceAppend =
+  | { accepted: true; length: number; status: BuildStatus }
+  /** `start` was not the stored length, which is `length`. */
+  | { accepted: false; length: number };
+
+/**
+ * Appends `chunk` at byte offset `start` (GitLab's PATCH trace.txt). The range check and
+ * the append are one transaction, and nothing stored is read or rewritten, so the cost
+ * does not grow with the trace. An empty chunk at the right offset is the runner's
+ * keep-alive: accepted, nothing stored. The caller answers only after this resolves,
+ * i.e. after the commit.
+ */
+export async function appendTrace(
+  db: Db,
+  clock: Clock,
+  build: BuildRecord,
+  project: ProjectRecord,
+  start: number,
+  chunk: Buffer,
+): Promise<TraceAppend> {
+  const data = maskSecrets(chunk, traceSecrets(build, project));
+  const now = clock.now();
+  const touchBefore = new Date(now.getTime() - TOUCH_INTERVAL_MS).toISOString();
+  return db.transaction(async (trx): Promise<TraceAppend> => {
+    const advanced = Number.isSafeInteger(start)
+      ? await advanceTraceLength(trx, build.id, start, data.length, now.toISOString(), touchBefore)
+      : undefined;
+    if (!advanced) return { accepted: false, length: await traceLength(trx, build.id) };
+    if (data.length > 0) await insertTraceChunk(trx, build.id, data);
+    return { accepted: true, length: advanced.traceLength, status: advanced.status };
+  });
+}
+
+/** Replaces the whole trace with `text` (a `trace` in PUT builds/:id), secrets masked. */
+export async function replaceTrace(db: Db, build: BuildRecord, project: ProjectRecord, text: string): Promise<void> {
+  const data = maskSecrets(Buffer.from(text, 'utf8'), traceSecrets(build, project));
+  await db.transaction((trx) => overwriteTrace(trx, build.id, data));
+}
+
+/** The stored trace bytes; empty when nothing was sent. */
+export function readTrace(db: Db, buildId: number): Promise<Buffer> {
+  return readTraceChunks(db, buildId);
+}
+
+/** What GitLab masked: the build's own token and the project's runners token. */
+function traceSecrets(build: BuildRecord, project: ProjectRecord): string[] {
+  return [build.token, project.runnersToken];
+}

@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
+import type Koa from 'koa';
+import { HttpError, tooLarge } from './errors.js';
+
+export interface ReceivedFile {
+  /** A complete, fsynced temporary file under `tmpDir`; the caller moves or deletes it. */
+  path: string;
+  size: number;
+  /** As the client sent it: never use it as a path. */
+  filename: string | undefined;
+}
+
+export interface MultipartUpload {
+  file: ReceivedFile | undefined;
+  /** The plain form fields. */
+  fields: ReadonlyMap<string, string>;
+}
+
+export interface MultipartFileOptions {
+  /** The name of the one file part that is kept; other file parts are skipped. */
+  fileField: string;
+  tmpDir: string;
+  /** The file is accepted only while smaller than this (GitLab: `size < max`). */
+  maxFileBytes: number;
+  /**
+   * Runs when the file part begins, with the fields sent before it. Throwing refuses
+   * the upload before a byte of the file is written.
+   */
+  beforeFile?: (fields: ReadonlyMap<string, string>) => Promise<void>;
+}
+
+/**
+ * For an answer given before (or instead of) reading the body: stop reading, and close
+ * the connection after the answer rather than drain what may be megabytes of upload.
+ */
+export function abandonRequestBody(ctx: Koa.Context): void {
+  ctx.req.pause();
+  ctx.set('Connection', 'close');
+}
+
+/** Deletes a received file that was not moved into place; harmless when it was. */
+export async function discardReceivedFile(file: ReceivedFile | undefined): Promise<void> {
+  if (file) await fsp.rm(file.path, { force: true });
+}
+
+// Form fields are small (token, expire_in); these bounds keep a hostile form from
+// making us buffer or parse without end.
+const FIELD_LIMITS: busboy.Limits = { fields: 16, fieldSize: 64 * 1024, parts: 32, fieldNameSize: 100 };
+
+/**
+ * Streams a multipart/form-data body (the runner sends it chunked, with no
+ * Content-Length) and writes the one file part to a temporary file, never holding it in
+ * memory. When the file reaches `maxFileBytes`, or anything else goes wrong, it stops
+ * reading at once, deletes what it wrote, and rejects while the client may still be
+ * sending; the answer then carries `Connection: close`, since the rest of the body is
+ * never read. A body that is not multipart at all has no file.
+ */
+export async function receiveMultipartFile(ctx: Koa.Context, options: MultipartFileOptions): Promise<MultipartUpload> {
+  const request = ctx.req;
+  const parser = multipartParser(request.headers);
+  if (!parser) {
+    abandonRequestBody(ctx);
+    return { file: undefined, fields: new Map() };
+  }
+
+  return new Promise<MultipartUpload>((resolve, reject) => {
+    const fields = new Map<string, string>();
+    let fileTask: Promise<ReceivedFile> | undefined;
+    let settled = false;
+
+    const abort = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      request.unpipe(parser);
+      abandonRequestBody(ctx);
+      // Destroying the parser destroys the file stream, so a write in progress fails and
+      // removes its temporary file; a file already received is removed here. Answer only
+      // once that is done, so nothing is left in tmp when the client hears back.
+      parser.destroy();
+      void (fileTask ?? Promise.resolve(undefined)).then(discardReceivedFile, () => undefined).then(() => reject(err));
+    };
+
+    const saveFile = async (stream: Readable, filename: string | undefined): Promise<ReceivedFile> => {
+      if (options.beforeFile) await options.beforeFile(fields);
+      if (settled) throw new Error('upload aborted');
+      await fsp.mkdir(options.tmpDir, { recursive: true });
+      const tempPath = path.join(options.tmpDir, `upload-${randomUUID()}`);
+      let size = 0;
+      const sizeLimit = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          size += chunk.length;
+          done(size >= options.maxFileBytes ? tooLarge() : null, chunk);
+        },
+      });
+      try {
+        // flush: fsync before close, so the file is on disk before it is renamed into place.
+        await pipeline(stream, sizeLimit, fs.createWriteStream(tempPath, { flags: 'wx', flush: true }));
+        if (size >= options.maxFileBytes) throw tooLarge(); // an empty file when the limit is 0
+        return { path: tempPath, size, filename };
+      } catch (err) {
+        await fsp.rm(tempPath, { force: true });
+        throw err;
+      }
+    };
+
+    /** A file part we don't keep is read and dropped, within the same size bound. */
+    const skip = (stream: Readable): void => {
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size >= options.maxFileBytes) abort(tooLarge());
+      });
+    };
+
+    parser.on('field', (name, value, info) => {
+      if (info.nameTruncated || info.valueTruncated) abort(new HttpError(400, '400 Bad request - a form field is too long'));
+      else fields.set(name, value);
+    });
+    parser.on('file', (name, stream, info) => {
+      // Its failures reach us through the parser or the pipeline below; this only keeps a
+      // stream destroyed by abort() from raising an unhandled 'error'.
+      stream.on('error', () => undefined);
+      if (name !== options.fileField || fileTask) return skip(stream);
+      fileTask = saveFile(stream, info.filename);
+      fileTask.catch(abort);
+    });
+    const tooManyParts = () => abort(new HttpError(400, '400 Bad request - too many form fields'));
+    parser.on('partsLimit', tooManyParts);
+    parser.on('fieldsLimit', tooManyParts);
+    parser.on('error', (err: Error) => abort(new HttpError(400, `400 Bad request - ${err.message}`)));
+    // 'finish' comes only after every file part was read to its end.
+    parser.on('finish', () => {
+      (fileTask ?? Promise.resolve(undefined)).then((file) => {
+        if (settled) {
+          void discardReceivedFile(file);
+          return;
+        }
+        settled = true;
+        resolve({ file, fields });
+      }, abort);
+    });
+    // The client went away mid-body: nobody hears the answer, but the temporary file must go.
+    const interrupted = () => abort(new HttpError(400, '400 Bad request - the upload was interrupted'));
+    request.on('error', interrupted);
+    request.on('close', () => {
+      if (!request.complete) interrupted();
+    });
+    request.pipe(parser);
+  });
+}
+
+/** A parser for a multipart/form-data request, or undefined when the body is something else. */
+function multipartParser(headers: IncomingHttpHeaders): busboy.Busboy | undefined {
+  try {
+    // preservePath: the client's filename arrives whole, and the caller sanitises it.
+    return busboy({ headers, preservePath: true, defParamCharset: 'utf8', limits: FIELD_LIMITS });
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,55 @@
+import type { BuildStatus } from './builds.js';
+import type { Db } from './db.js';
+import { int } from './rows.js';
+
+/** The build's trace length and status right after an append. */
+export interface TraceAdvance {
+  traceLength: number;
+  status: BuildStatus;
+}
+
+/**
+ * Grows the build's trace length from `start` by `bytes`, only if it is still `start`.
+ * The condition in the UPDATE is the range check: of two appends at one offset, only
+ * one can match. `updated_at` becomes `now` only when it is older than `touchBefore`.
+ * Answers undefined when the length was not `start` (or the build is gone).
+ */
+export async function advanceTraceLength(
+  db: Db,
+  buildId: number,
+  start: number,
+  bytes: number,
+  now: string,
+  touchBefore: string,
+): Promise<TraceAdvance | undefined> {
+  const [row] = await db('builds')
+    .where({ id: buildId, trace_length: start })
+    .update({
+      trace_length: db.raw('trace_length + ?', [bytes]),
+      updated_at: db.raw('CASE WHEN updated_at < ? THEN ? ELSE updated_at END', [touchBefore, now]),
+    })
+    .returning(['trace_length', 'status']);
+  return row ? { traceLength: int(row.trace_length), status: row.status as BuildStatus } : undefined;
+}
+
+export async function traceLength(db: Db, buildId: number): Promise<number> {
+  const row = await db('builds').where({ id: buildId }).first('trace_length');
+  return row ? int(row.trace_length) : 0;
+}
+
+export async function insertTraceChunk(db: Db, buildId: number, data: Buffer): Promise<void> {
+  await db('trace_chunks').insert({ build_id: buildId, data });
+}
+
+/** Replaces every chunk of the build's trace with `data` and sets the length to match. */
+export async function overwriteTrace(db: Db, buildId: number, data: Buffer): Promise<void> {
+  await db('trace_chunks').where({ build_id: buildId }).delete();
+  if (data.length > 0) await insertTraceChunk(db, buildId, data);
+  await db('builds').where({ id: buildId }).update({ trace_length: data.length });
+}
+
+/** The whole trace: its chunks in the order they were appended. */
+export async function readTraceChunks(db: Db, buildId: number): Promise<Buffer> {
+  const rows: { data: Buffer | Uint8Array }[] = await db('trace_chunks').where({ build_id: buildId }).orderBy('id').select('data');
+  return Buffer.concat(rows.map((row) => (Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data))));
+}
