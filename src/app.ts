@@ -23,6 +23,11 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
     ...artifactHandlers(deps),
   };
   const app = new Koa();
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    // A client that hangs up mid-request is not our error; everything else is logged once.
+    if (isClientAbort(err)) return;
+    deps.log(`error: ${err.stack ?? err.message}`);
+  });
   app.use(errorMiddleware(deps.log));
   app.use(
     koaBody({
@@ -37,4 +42,10 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
   );
   app.use(await openapiRouter(deps, handlers));
   return app;
+}
+
+const CLIENT_ABORT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CHUNK_SIZE']);
+
+function isClientAbort(err: NodeJS.ErrnoException): boolean {
+  return (err.code !== undefined && CLIENT_ABORT_CODES.has(err.code)) || err.message === 'aborted';
 }

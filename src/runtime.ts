@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { resolveInstanceTokens, type InstanceTokens } from './domain/instanceTokens.js';
 import { openDatabase, type Db } from './store/db.js';
+import { removeStaleUploads } from './store/artifacts.js';
 
 export interface RunningCoordinator {
   url: string;
@@ -14,6 +15,9 @@ export interface RunningCoordinator {
   generatedTokens: Partial<InstanceTokens>;
   close(): Promise<void>;
 }
+
+/** An upload nobody has written to for this long belongs to a process that died. */
+const STALE_UPLOAD_MS = 60 * 60 * 1000;
 
 export interface StartOptions {
   clock?: Clock;
@@ -25,7 +29,9 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   const log = options.log ?? ((line: string) => console.log(line));
   const db = await openDatabase(config.databaseUrl);
   const { tokens, generated } = await resolveInstanceTokens(db, config);
-  const app = await createApp({ db, config, tokens, clock: options.clock ?? systemClock, log });
+  const clock = options.clock ?? systemClock;
+  await removeStaleUploads(config.dataDir, STALE_UPLOAD_MS, clock.now());
+  const app = await createApp({ db, config, tokens, clock, log });
   const server = http.createServer(app.callback());
   // The final PUT of a long build can carry megabytes; don't let Node cut slow uploads short.
   server.requestTimeout = 0;
