@@ -10,6 +10,11 @@ import { runnerHandlers } from './api/runners.js';
 import { buildHandlers } from './api/builds.js';
 import { traceHandlers } from './api/trace.js';
 import { artifactHandlers } from './api/artifacts.js';
+import { jobActionHandlers } from './api/jobActions.js';
+import { runnerAdminHandlers } from './api/runnerAdmin.js';
+import { variableHandlers } from './api/variables.js';
+import { triggerHandlers } from './api/triggers.js';
+import { lintHandlers } from './api/lint.js';
 
 /** Builds the Koa app: error mapping, JSON body parsing, then openapi.yaml routing. */
 export async function createApp(deps: AppDeps): Promise<Koa> {
@@ -21,6 +26,11 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
     ...buildHandlers(deps),
     ...traceHandlers(deps),
     ...artifactHandlers(deps),
+    ...jobActionHandlers(deps),
+    ...runnerAdminHandlers(deps),
+    ...variableHandlers(deps),
+    ...triggerHandlers(deps),
+    ...lintHandlers(deps),
   };
   const app = new Koa();
   app.on('error', (err: NodeJS.ErrnoException) => {
@@ -32,11 +42,14 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
   app.use(
     koaBody({
       json: true,
-      urlencoded: false,
+      // Forms only for the trigger endpoints, whose callers (curl -F, webhooks) send them;
+      // every other endpoint validates the parsed form against its JSON schema and refuses it.
+      urlencoded: true,
+      formLimit: deps.config.maxBodyBytes,
       text: false,
       multipart: false,
       jsonLimit: deps.config.maxBodyBytes,
-      // Only JSON bodies are parsed here; trace and artifact bodies stream in their own handlers.
+      // Only JSON and form bodies are parsed here; trace and artifact bodies stream in their own handlers.
       parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
     }),
   );

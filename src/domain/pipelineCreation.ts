@@ -16,6 +16,8 @@ export interface PipelineRequest {
   tag?: boolean;
   ciConfig?: string;
   variables?: PipelineVariable[];
+  /** The trigger that asked for this pipeline; its variables are then trigger variables. */
+  triggerId?: number;
 }
 
 /** Why a pipeline could not be created: every problem of the config, by job and key. */
@@ -50,6 +52,8 @@ export async function createPipeline(db: Db, clock: Clock, project: ProjectRecor
       beforeSha: (request.beforeSha ?? ZERO_SHA).toLowerCase(),
       tag,
       variables: request.variables ?? [],
+      triggered: request.triggerId !== undefined,
+      triggerId: request.triggerId ?? null,
       createdAt: now,
     });
     await insertBuilds(trx, jobs.map((job) => buildFromJob(job, created, now)));

@@ -107,6 +107,46 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       }
     },
   },
+  '002_operations': {
+    async up(db) {
+      await db.schema.createTable('variables', (t) => {
+        t.increments('id');
+        t.integer('project_id').notNullable().references('projects.id').onDelete('CASCADE');
+        t.string('key', 255).notNullable();
+        t.text('value').notNullable();
+        t.unique(['project_id', 'key']);
+      });
+      await db.schema.createTable('triggers', (t) => {
+        t.increments('id');
+        t.integer('project_id').notNullable().references('projects.id').onDelete('CASCADE');
+        t.string('token', 64).notNullable().unique();
+        t.string('description', 255);
+        t.string('created_at', 32).notNullable();
+      });
+      await db.schema.alterTable('pipelines', (t) => {
+        // Set for pipelines made by a trigger: their variables are trigger variables and
+        // their builds get CI_BUILD_TRIGGERED.
+        t.integer('trigger_id').references('triggers.id').onDelete('SET NULL');
+        t.boolean('triggered').notNullable().defaultTo(false);
+      });
+      await db.schema.alterTable('builds', (t) => {
+        t.index(['status', 'updated_at']);
+        t.index(['artifacts_expire_at']);
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('builds', (t) => {
+        t.dropIndex(['status', 'updated_at']);
+        t.dropIndex(['artifacts_expire_at']);
+      });
+      await db.schema.alterTable('pipelines', (t) => {
+        t.dropColumn('trigger_id');
+        t.dropColumn('triggered');
+      });
+      await db.schema.dropTableIfExists('triggers');
+      await db.schema.dropTableIfExists('variables');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,6 +1,6 @@
 import type { components } from '../generated/api.js';
 import type { Db } from './db.js';
-import { bool, int, json } from './rows.js';
+import { bool, int, intOrNull, json } from './rows.js';
 
 export type PipelineStatus = components['schemas']['PipelineStatus'];
 export type PipelineVariable = components['schemas']['PipelineVariable'];
@@ -13,7 +13,10 @@ export interface PipelineRecord {
   beforeSha: string;
   tag: boolean;
   status: PipelineStatus;
+  /** Request variables, or trigger variables when `triggered`; secret either way. */
   variables: PipelineVariable[];
+  triggered: boolean;
+  triggerId: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -30,6 +33,8 @@ export async function insertPipeline(db: Db, pipeline: NewPipelineRecord): Promi
       tag: pipeline.tag,
       status: 'created',
       variables: JSON.stringify(pipeline.variables),
+      triggered: pipeline.triggered,
+      trigger_id: pipeline.triggerId,
       created_at: pipeline.createdAt,
       updated_at: pipeline.createdAt,
     })
@@ -61,6 +66,8 @@ export function pipelineFromRow(row: Record<string, unknown>): PipelineRecord {
     tag: bool(row.tag),
     status: row.status as PipelineStatus,
     variables: json<PipelineVariable[]>(row.variables, []),
+    triggered: bool(row.triggered),
+    triggerId: intOrNull(row.trigger_id),
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };
