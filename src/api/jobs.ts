@@ -1,33 +1,48 @@
 import type { Context as OpenApiContext } from 'openapi-backend';
+import type { components } from '../generated/api.js';
 import { readTrace } from '../domain/traces.js';
 import { notFound } from '../http/errors.js';
 import { pathInteger, type AppDeps, type OperationHandlers } from '../http/handlers.js';
+import { pageRequest, setPaginationHeaders } from '../http/pagination.js';
 import { sendJson } from '../http/respond.js';
-import { findBuildInProject, listPipelineBuilds, type BuildRecord } from '../store/builds.js';
+import { findBuildInProject, listPipelineBuilds, type BuildRecord, type BuildStatus } from '../store/builds.js';
+import type { Db } from '../store/db.js';
+import { listProjectBuilds } from '../store/listings.js';
 import { findPipelineInProject } from '../store/pipelines.js';
 import { findLiveProject } from '../store/projects.js';
 import { findRunner, type RunnerRecord } from '../store/runners.js';
 import { sendArtifacts } from './artifacts.js';
 import { presentJob } from './presenters.js';
+import { requireLiveProject } from './projectAccess.js';
+
+type Job = components['schemas']['Job'];
+
+/** The job `{job_id}` of the live project `{id}`; a job of another project is 404. */
+export async function findProjectJob(db: Db, c: OpenApiContext): Promise<BuildRecord> {
+  const project = await findLiveProject(db, pathInteger(c, 'id'));
+  const build = project && (await findBuildInProject(db, project.id, pathInteger(c, 'job_id')));
+  if (!build) throw notFound();
+  return build;
+}
+
+/** Looks up the runners of `builds`, each once. */
+export async function lookUpRunners(db: Db, builds: BuildRecord[]): Promise<(build: BuildRecord) => RunnerRecord | undefined> {
+  const runners = new Map<number, RunnerRecord | undefined>();
+  for (const build of builds) {
+    if (build.runnerId !== null && !runners.has(build.runnerId)) runners.set(build.runnerId, await findRunner(db, build.runnerId));
+  }
+  return (build) => (build.runnerId === null ? undefined : runners.get(build.runnerId));
+}
+
+/** Jobs as the user API shows them, each with its runner. */
+export async function presentJobs(db: Db, builds: BuildRecord[], now: Date): Promise<Job[]> {
+  const runnerOf = await lookUpRunners(db, builds);
+  return builds.map((build) => presentJob(build, runnerOf(build), now));
+}
 
 /** The user API's view of builds ("jobs" in GitLab v4 words). Projects pending deletion are invisible. */
 export function jobHandlers({ db, config, clock }: AppDeps): OperationHandlers {
-  /** The job `{job_id}` of the live project `{id}`; a job of another project is 404. */
-  const findJob = async (c: OpenApiContext): Promise<BuildRecord> => {
-    const project = await findLiveProject(db, pathInteger(c, 'id'));
-    const build = project && (await findBuildInProject(db, project.id, pathInteger(c, 'job_id')));
-    if (!build) throw notFound();
-    return build;
-  };
-
-  /** Looks up the runners of `builds`, each once. */
-  const runnerLookup = async (builds: BuildRecord[]): Promise<(build: BuildRecord) => RunnerRecord | undefined> => {
-    const runners = new Map<number, RunnerRecord | undefined>();
-    for (const build of builds) {
-      if (build.runnerId !== null && !runners.has(build.runnerId)) runners.set(build.runnerId, await findRunner(db, build.runnerId));
-    }
-    return (build) => (build.runnerId === null ? undefined : runners.get(build.runnerId));
-  };
+  const findJob = (c: OpenApiContext) => findProjectJob(db, c);
 
   return {
     async listPipelineJobs(c, ctx) {
@@ -35,15 +50,20 @@ export function jobHandlers({ db, config, clock }: AppDeps): OperationHandlers {
       const pipeline = project && (await findPipelineInProject(db, project.id, pathInteger(c, 'pipeline_id')));
       if (!pipeline) throw notFound();
       const builds = await listPipelineBuilds(db, pipeline.id); // stage order, then id
-      const runnerOf = await runnerLookup(builds);
-      const now = clock.now();
-      sendJson(ctx, 200, builds.map((build) => presentJob(build, runnerOf(build), now)));
+      sendJson(ctx, 200, await presentJobs(db, builds, clock.now()));
+    },
+
+    /** The project's jobs, newest first, one page at a time; `scope[]` keeps only those statuses. */
+    async listProjectJobs(c, ctx) {
+      const project = await requireLiveProject(db, c);
+      const page = pageRequest(c);
+      const listing = await listProjectBuilds(db, project.id, scopeOf(c), page);
+      setPaginationHeaders(ctx, page, listing.total);
+      sendJson(ctx, 200, await presentJobs(db, listing.items, clock.now()));
     },
 
     async getJob(c, ctx) {
-      const build = await findJob(c);
-      const runnerOf = await runnerLookup([build]);
-      sendJson(ctx, 200, presentJob(build, runnerOf(build), clock.now()));
+      sendJson(ctx, 200, (await presentJobs(db, [await findJob(c)], clock.now()))[0]);
     },
 
     /** Exactly the stored bytes (tokens already masked), as text/plain; empty before any trace. */
@@ -58,4 +78,11 @@ export function jobHandlers({ db, config, clock }: AppDeps): OperationHandlers {
       await sendArtifacts(ctx, config.dataDir, await findJob(c));
     },
   };
+}
+
+/** `scope[]`, one status or several (already validated against BuildStatus); absent means all. */
+function scopeOf(c: OpenApiContext): BuildStatus[] | undefined {
+  const scope = c.request.query['scope[]'];
+  if (scope === undefined) return undefined;
+  return (Array.isArray(scope) ? scope : [scope]) as BuildStatus[];
 }

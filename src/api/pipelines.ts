@@ -1,40 +1,75 @@
-import { createPipeline, InvalidPipelineConfig } from '../domain/pipelineCreation.js';
-import { HttpError, notFound } from '../http/errors.js';
+import type { Context as OpenApiContext } from 'openapi-backend';
+import { cancelPipeline, retryPipeline } from '../domain/buildActions.js';
+import { createPipeline } from '../domain/pipelineCreation.js';
+import { notFound } from '../http/errors.js';
 import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
+import { pageRequest, setPaginationHeaders } from '../http/pagination.js';
 import { sendJson } from '../http/respond.js';
-import { findPipelineInProject } from '../store/pipelines.js';
+import { listProjectPipelines } from '../store/listings.js';
+import { findPipelineInProject, type PipelineRecord, type PipelineStatus } from '../store/pipelines.js';
 import { findLiveProject } from '../store/projects.js';
+import { refusingInvalidConfig } from './pipelineCreationErrors.js';
+import { actionRefusal } from './jobActions.js';
 import { presentPipeline } from './presenters.js';
+import { requireLiveProject } from './projectAccess.js';
 
 export function pipelineHandlers({ db, clock }: AppDeps): OperationHandlers {
+  /** The pipeline `{pipeline_id}` of the live project `{id}`. */
+  const findPipeline = async (c: OpenApiContext): Promise<PipelineRecord> => {
+    const project = await findLiveProject(db, pathInteger(c, 'id'));
+    const pipeline = project && (await findPipelineInProject(db, project.id, pathInteger(c, 'pipeline_id')));
+    if (!pipeline) throw notFound();
+    return pipeline;
+  };
+
   return {
     async createPipeline(c, ctx) {
       const project = await findLiveProject(db, pathInteger(c, 'id'));
       if (!project) throw notFound();
       const body = c.request.requestBody as JsonBody<'createPipeline'>;
-      try {
-        const pipeline = await createPipeline(db, clock, project, {
+      const pipeline = await refusingInvalidConfig('400 (Bad request) "ci_config" is invalid', () =>
+        createPipeline(db, clock, project, {
           ref: body.ref,
           sha: body.sha,
           beforeSha: body.before_sha,
           tag: body.tag,
           ciConfig: body.ci_config,
           variables: body.variables,
-        });
-        sendJson(ctx, 201, presentPipeline(pipeline));
-      } catch (err) {
-        if (err instanceof InvalidPipelineConfig) {
-          throw new HttpError(400, '400 (Bad request) "ci_config" is invalid', {}, { errors: err.errors });
-        }
-        throw err;
-      }
+        }),
+      );
+      sendJson(ctx, 201, presentPipeline(pipeline));
     },
 
     async getPipeline(c, ctx) {
-      const project = await findLiveProject(db, pathInteger(c, 'id'));
-      const pipeline = project && (await findPipelineInProject(db, project.id, pathInteger(c, 'pipeline_id')));
-      if (!pipeline) throw notFound();
+      sendJson(ctx, 200, presentPipeline(await findPipeline(c)));
+    },
+
+    /** Newest first, one page at a time, optionally only one `status` or `ref`. */
+    async listPipelines(c, ctx) {
+      const project = await requireLiveProject(db, c);
+      const page = pageRequest(c);
+      const { status, ref } = c.request.query;
+      const listing = await listProjectPipelines(
+        db,
+        project.id,
+        {
+          ...(typeof status === 'string' ? { status: status as PipelineStatus } : {}),
+          ...(typeof ref === 'string' ? { ref } : {}),
+        },
+        page,
+      );
+      setPaginationHeaders(ctx, page, listing.total);
+      sendJson(ctx, 200, listing.items.map(presentPipeline));
+    },
+
+    async cancelPipeline(c, ctx) {
+      const pipeline = await cancelPipeline(db, clock, await findPipeline(c)).catch(actionRefusal);
       sendJson(ctx, 200, presentPipeline(pipeline));
+    },
+
+    async retryPipeline(c, ctx) {
+      const pipeline = await retryPipeline(db, clock, await findPipeline(c)).catch(actionRefusal);
+      sendJson(ctx, 201, presentPipeline(pipeline));
     },
   };
 }

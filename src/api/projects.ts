@@ -1,3 +1,4 @@
+import { deleteProject } from '../domain/projectDeletion.js';
 import { newToken } from '../domain/tokens.js';
 import { notFound } from '../http/errors.js';
 import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
@@ -5,7 +6,7 @@ import { sendJson } from '../http/respond.js';
 import { findLiveProject, insertProject } from '../store/projects.js';
 import { presentProject } from './presenters.js';
 
-export function projectHandlers({ db, clock }: AppDeps): OperationHandlers {
+export function projectHandlers({ db, config, clock, log }: AppDeps): OperationHandlers {
   return {
     async createProject(c, ctx) {
       const body = c.request.requestBody as JsonBody<'createProject'>;
@@ -26,6 +27,12 @@ export function projectHandlers({ db, clock }: AppDeps): OperationHandlers {
       const project = await findLiveProject(db, pathInteger(c, 'id'));
       if (!project) throw notFound();
       sendJson(ctx, 200, presentProject(project));
+    },
+
+    /** Gone at once for runners and this API; its data goes in the background, which is not awaited. */
+    async deleteProject(c, ctx) {
+      if (!(await deleteProject({ db, config, log }, pathInteger(c, 'id')))) throw notFound();
+      sendJson(ctx, 202, { message: '202 Accepted' });
     },
   };
 }

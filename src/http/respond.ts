@@ -16,3 +16,9 @@ export function sendText(ctx: Koa.Context, status: number, text: string): void {
   ctx.body = text;
   ctx.set('Content-Type', 'text/plain');
 }
+
+/** An empty 204: no body and no Content-Type, as Rack sent it. */
+export function sendNoContent(ctx: Koa.Context): void {
+  ctx.status = 204;
+  ctx.body = null;
+}

@@ -131,3 +131,74 @@ export function buildFromRow(row: Record<string, unknown>): BuildRecord {
     erasedAt: (row.erased_at as string | null) ?? null,
   };
 }
+
+/** The fields a retried build takes over from the build it repeats: its whole definition. */
+export interface BuildCopy {
+  token: string;
+  status: 'created' | 'pending';
+  now: string;
+}
+
+/** A new build with `source`'s definition, a fresh token and no runner, trace or artifacts. */
+export async function insertBuildCopy(db: Db, source: BuildRecord, copy: BuildCopy): Promise<BuildRecord> {
+  const [row] = await db('builds')
+    .insert({
+      pipeline_id: source.pipelineId,
+      project_id: source.projectId,
+      name: source.name,
+      stage: source.stage,
+      stage_idx: source.stageIdx,
+      status: copy.status,
+      when: source.when,
+      allow_failure: source.allowFailure,
+      ref: source.ref,
+      tag: source.tag,
+      commands: source.commands,
+      options: JSON.stringify(source.options),
+      yaml_variables: JSON.stringify(source.yamlVariables),
+      tag_list: JSON.stringify(source.tagList),
+      token: copy.token,
+      created_at: copy.now,
+      queued_at: copy.status === 'pending' ? copy.now : null,
+      updated_at: copy.now,
+    })
+    .returning('*');
+  return buildFromRow(row);
+}
+
+/** Whether a later build of the same name exists in the build's pipeline (it was retried). */
+export async function hasNewerBuildNamed(db: Db, build: Pick<BuildRecord, 'id' | 'pipelineId' | 'name'>): Promise<boolean> {
+  const row = await db('builds').where({ pipeline_id: build.pipelineId, name: build.name }).andWhere('id', '>', build.id).first('id');
+  return row !== undefined;
+}
+
+/**
+ * Sets `erased_at` (kept from a first erase) on a build still in one of `from`, and forgets
+ * its artifacts. Answers false when the build was no longer in one of them.
+ */
+export async function markBuildErased(db: Db, id: number, from: BuildStatus[], now: string): Promise<boolean> {
+  const updated = await db('builds')
+    .where({ id })
+    .whereIn('status', from)
+    .update({
+      erased_at: db.raw('coalesce(erased_at, ?)', [now]),
+      artifacts_filename: null,
+      artifacts_size: null,
+      artifacts_expire_at: null,
+      updated_at: now,
+    });
+  return updated === 1;
+}
+
+/** Up to `limit` ids of the project's builds, lowest first. */
+export async function listProjectBuildIds(db: Db, projectId: number, limit: number): Promise<number[]> {
+  const rows: { id: unknown }[] = await db('builds').where({ project_id: projectId }).orderBy('id').limit(limit).select('id');
+  return rows.map((row) => int(row.id));
+}
+
+/** Removes builds and their trace chunks. */
+export async function deleteBuilds(db: Db, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db('trace_chunks').whereIn('build_id', ids).delete();
+  await db('builds').whereIn('id', ids).delete();
+}

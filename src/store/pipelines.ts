@@ -52,6 +52,12 @@ export async function findPipelineInProject(db: Db, projectId: number, id: numbe
   return row ? pipelineFromRow(row) : undefined;
 }
 
+/** The project's newest pipeline for `ref` (highest id), which tells a trigger the ref's head. */
+export async function findNewestPipelineForRef(db: Db, projectId: number, ref: string): Promise<PipelineRecord | undefined> {
+  const row = await db('pipelines').where({ project_id: projectId, ref }).orderBy('id', 'desc').first();
+  return row ? pipelineFromRow(row) : undefined;
+}
+
 export async function updatePipelineStatus(db: Db, id: number, status: PipelineStatus, now: string): Promise<void> {
   await db('pipelines').where({ id }).update({ status, updated_at: now });
 }
@@ -71,4 +77,14 @@ export function pipelineFromRow(row: Record<string, unknown>): PipelineRecord {
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };
+}
+
+/**
+ * Takes the pipeline's write lock for the rest of the transaction: a write first, so that
+ * on SQLite the transaction holds the database's write lock before it reads anything,
+ * and on PostgreSQL the pipeline row stays locked. Retries of one pipeline then run
+ * one after the other, even from different processes.
+ */
+export async function lockPipeline(db: Db, id: number): Promise<void> {
+  await db('pipelines').where({ id }).update({ updated_at: db.ref('updated_at') });
 }

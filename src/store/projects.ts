@@ -57,3 +57,31 @@ export function projectFromRow(row: Record<string, unknown>): ProjectRecord {
     createdAt: String(row.created_at),
   };
 }
+
+/**
+ * Flags a live project for deletion in one UPDATE; from then on it is invisible. False
+ * when it was unknown or already flagged.
+ */
+export async function markProjectPendingDelete(db: Db, id: number): Promise<boolean> {
+  const updated = await db('projects').where({ id, pending_delete: false }).update({ pending_delete: true });
+  return updated === 1;
+}
+
+export async function listProjectIdsPendingDelete(db: Db): Promise<number[]> {
+  const rows: { id: unknown }[] = await db('projects').where({ pending_delete: true }).orderBy('id').select('id');
+  return rows.map((row) => int(row.id));
+}
+
+/**
+ * Removes what a flagged project still owns besides its builds (removed before, in
+ * batches), then the project itself. Idempotent: each delete matches nothing the second time.
+ */
+export async function deleteFlaggedProjectRows(db: Db, id: number): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('pipelines').where({ project_id: id }).delete();
+    await trx('variables').where({ project_id: id }).delete();
+    await trx('triggers').where({ project_id: id }).delete();
+    await trx('runner_projects').where({ project_id: id }).delete();
+    await trx('projects').where({ id, pending_delete: true }).delete();
+  });
+}
