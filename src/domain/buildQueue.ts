@@ -5,7 +5,7 @@
 import type { Db } from '../store/db.js';
 import { transitionBuild, type BuildRecord } from '../store/builds.js';
 import { claimBuild, sharedRunnerCandidates, specificRunnerCandidates, type SharedQueueCursor } from '../store/buildQueue.js';
-import { listRunnerProjectIds, type RunnerRecord } from '../store/runners.js';
+import { findRunner, listRunnerProjectIds, type RunnerRecord } from '../store/runners.js';
 import type { Clock } from './clock.js';
 import { processPipeline } from './pipelineProcessing.js';
 
@@ -43,6 +43,9 @@ export async function assignNextBuild(db: Db, clock: Clock, runner: RunnerRecord
       await processPipeline(db, build.pipelineId, clock);
       return { ...build, status: 'running', runnerId: runner.id };
     }
+    // A lost claim is usually another runner's win; but a runner deleted or paused since
+    // its poll began would lose every claim, so don't let it walk the rest of the queue.
+    if (!(await findRunner(db, runner.id))?.active) return undefined;
   }
   return undefined;
 }

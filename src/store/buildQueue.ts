@@ -73,11 +73,15 @@ function pendingUnassigned(db: Db): Knex.QueryBuilder {
 /**
  * Gives a pending build to a runner. The condition in the UPDATE is the lock: of two
  * runners (or server processes) claiming the same build, exactly one changes the row.
+ * The runner must still exist and be active at that moment: one deleted or paused by an
+ * administrator while its poll was in flight gets nothing (instead of a foreign-key
+ * error for a deleted one).
  */
 export async function claimBuild(db: Db, buildId: number, runnerId: number, now: string): Promise<boolean> {
   const updated = await db('builds')
     .where({ id: buildId, status: 'pending' })
     .whereNull('runner_id')
+    .whereExists(db('runners').where({ id: runnerId, active: true }).select(db.raw('1')))
     .update({ status: 'running', runner_id: runnerId, started_at: now, updated_at: now });
   return updated === 1;
 }

@@ -1,4 +1,5 @@
-import type { Db } from './db.js';
+import type { Knex } from 'knex';
+import { isPostgres, type Db } from './db.js';
 import { bool, int, json } from './rows.js';
 
 /** What a runner says about itself (`info[...]`), as stored on its row. */
@@ -92,6 +93,114 @@ export async function touchRunnerContact(
     .where({ id })
     .andWhere((q) => q.whereNull('contacted_at').orWhere('contacted_at', '<', staleBefore))
     .update({ contacted_at: contactedAt, ...info });
+}
+
+/** The settings an administrator changes (`PUT /runners/:id`). */
+export type RunnerSettings = Pick<RunnerRecord, 'description' | 'active' | 'tagList' | 'runUntagged' | 'locked'>;
+
+/** The admin listing's filters; each one left out does not filter. */
+export interface RunnerFilter {
+  active?: boolean;
+  isShared?: boolean;
+  /** Only runners whose `contacted_at` is at or after this instant (ISO-8601). */
+  contactedSince?: string;
+  /** Only runners that have every one of these tags. */
+  tags?: string[];
+}
+
+/** A live project a runner is assigned to, as the runner details list it. */
+export interface RunnerProjectRef {
+  id: number;
+  name: string;
+}
+
+export async function countRunners(db: Db, filter: RunnerFilter): Promise<number> {
+  const [row] = await filteredRunners(db, filter).count({ total: '*' });
+  return int(row?.total ?? 0);
+}
+
+/** One window of the filtered runners, by id. */
+export async function listRunners(db: Db, filter: RunnerFilter, window: { offset: number; limit: number }): Promise<RunnerRecord[]> {
+  const rows: Record<string, unknown>[] = await filteredRunners(db, filter)
+    .select('runners.*')
+    .orderBy('runners.id', 'asc')
+    .offset(window.offset)
+    .limit(window.limit);
+  return rows.map(runnerFromRow);
+}
+
+function filteredRunners(db: Db, filter: RunnerFilter): Knex.QueryBuilder {
+  const query = db('runners');
+  if (filter.active !== undefined) query.where('runners.active', filter.active);
+  if (filter.isShared !== undefined) query.where('runners.is_shared', filter.isShared);
+  if (filter.contactedSince !== undefined) query.where('runners.contacted_at', '>=', filter.contactedSince);
+  const tags = [...new Set(filter.tags ?? [])];
+  if (tags.length > 0) query.whereRaw(...hasEveryTag(db, tags));
+  return query;
+}
+
+/**
+ * `tag_list` holds a JSON array. Matching on its elements (not on the text) keeps the
+ * match exact and case-sensitive in both databases, as tags are everywhere else.
+ */
+function hasEveryTag(db: Db, tags: string[]): [string, string[]] {
+  if (isPostgres(db)) return ['runners.tag_list::jsonb @> ?::jsonb', [JSON.stringify(tags)]];
+  const placeholders = tags.map(() => '?').join(', ');
+  return [`(select count(distinct value) from json_each(runners.tag_list) where value in (${placeholders})) = ${tags.length}`, tags];
+}
+
+/** The live projects a runner is assigned to, by id. */
+export async function listRunnerProjects(db: Db, runnerId: number): Promise<RunnerProjectRef[]> {
+  const rows: Record<string, unknown>[] = await db('runner_projects as assigned')
+    .join('projects as project', 'project.id', 'assigned.project_id')
+    .where('assigned.runner_id', runnerId)
+    .andWhere('project.pending_delete', false)
+    .orderBy('project.id', 'asc')
+    .select('project.id', 'project.name');
+  return rows.map((row) => ({ id: int(row.id), name: String(row.name) }));
+}
+
+/**
+ * Runs `work` in a transaction that holds the runner's row lock, so that rules reading
+ * the runner and its projects before writing (last project, locked, tags vs
+ * run_untagged) hold against concurrent changes, in any server process. The lock is
+ * a no-op UPDATE: PostgreSQL locks the row, SQLite takes its write lock at once
+ * (waiting out busy_timeout) instead of failing to upgrade a read later. Undefined
+ * when there is no such runner.
+ */
+export async function withLockedRunner<T>(
+  db: Db,
+  id: number,
+  work: (trx: Knex.Transaction, runner: RunnerRecord) => Promise<T>,
+): Promise<T | undefined> {
+  return db.transaction(async (trx) => {
+    const locked = await trx('runners').where({ id }).update({ id: trx.ref('id') });
+    if (locked === 0) return undefined;
+    const row = await trx('runners').where({ id }).first();
+    return work(trx, runnerFromRow(row));
+  });
+}
+
+export async function updateRunnerSettings(db: Db, id: number, settings: RunnerSettings): Promise<RunnerRecord | undefined> {
+  const [row] = await db('runners')
+    .where({ id })
+    .update({
+      description: settings.description,
+      active: settings.active,
+      tag_list: JSON.stringify(settings.tagList),
+      run_untagged: settings.runUntagged,
+      locked: settings.locked,
+    })
+    .returning('*');
+  return row ? runnerFromRow(row) : undefined;
+}
+
+export async function linkRunnerToProject(db: Db, runnerId: number, projectId: number): Promise<void> {
+  await db('runner_projects').insert({ runner_id: runnerId, project_id: projectId });
+}
+
+export async function unlinkRunnerFromProject(db: Db, runnerId: number, projectId: number): Promise<boolean> {
+  return (await db('runner_projects').where({ runner_id: runnerId, project_id: projectId }).delete()) === 1;
 }
 
 export function runnerFromRow(row: Record<string, unknown>): RunnerRecord {
