@@ -1,9 +1,12 @@
 import type { components } from '../generated/api.js';
 import { hasArtifacts } from '../domain/buildPayload.js';
+import { isOnline, runnerStatus } from '../domain/runnerAdmin.js';
 import type { BuildRecord } from '../store/builds.js';
 import type { PipelineRecord } from '../store/pipelines.js';
 import type { ProjectRecord } from '../store/projects.js';
-import type { RunnerRecord } from '../store/runners.js';
+import type { RunnerProjectRef, RunnerRecord } from '../store/runners.js';
+import type { TriggerRecord } from '../store/triggers.js';
+import type { ProjectVariableRecord } from '../store/variables.js';
 
 type Schemas = components['schemas'];
 
@@ -58,4 +61,49 @@ export function presentJob(build: BuildRecord, runner: RunnerRecord | undefined,
     artifacts_file: artifacts ? { filename: build.artifactsFilename ?? '', size: build.artifactsSize ?? 0 } : null,
     artifacts_expire_at: artifacts ? build.artifactsExpireAt : null,
   };
+}
+
+/** A runner as the admin listing shows it; `online` and `status` as of `now`. */
+export function presentRunner(runner: RunnerRecord, now: Date): Schemas['Runner'] {
+  return {
+    id: runner.id,
+    description: runner.description,
+    active: runner.active,
+    is_shared: runner.isShared,
+    name: runner.name,
+    online: isOnline(runner, now),
+    status: runnerStatus(runner, now),
+  };
+}
+
+/** A runner with its settings, what it last said about itself, and its live projects. */
+export function presentRunnerDetails(runner: RunnerRecord, projects: RunnerProjectRef[], now: Date): Schemas['RunnerDetails'] {
+  return {
+    ...presentRunner(runner, now),
+    tag_list: runner.tagList,
+    run_untagged: runner.runUntagged,
+    locked: runner.locked,
+    version: runner.version,
+    revision: runner.revision,
+    platform: runner.platform,
+    architecture: runner.architecture,
+    contacted_at: runner.contactedAt,
+    projects: projects.map((project) => ({ id: project.id, name: project.name })),
+  };
+}
+
+export function presentVariable(variable: ProjectVariableRecord): Schemas['Variable'] {
+  return { key: variable.key, value: variable.value };
+}
+
+export function presentTrigger(trigger: TriggerRecord): Schemas['Trigger'] {
+  return { id: trigger.id, token: trigger.token, description: trigger.description, created_at: trigger.createdAt };
+}
+
+/**
+ * GitLab 8.15's trigger request entity. We keep no trigger-request rows: the pipeline
+ * carries the trigger and its variables, so the request's id is the pipeline's.
+ */
+export function presentTriggerRequest(pipeline: PipelineRecord, variables: Record<string, string> | null): Schemas['TriggerRequest'] {
+  return { id: pipeline.id, variables, commit: presentPipeline(pipeline) };
 }

@@ -9,6 +9,7 @@ import { findBuild, listPipelineBuilds, type BuildRecord, type BuildVariable } f
 import { findPipeline, type PipelineRecord } from '../store/pipelines.js';
 import { findLiveProject, type ProjectRecord } from '../store/projects.js';
 import { findRunner, type RunnerRecord } from '../store/runners.js';
+import { listProjectVariables, type ProjectVariableRecord } from '../store/variables.js';
 import type { Clock } from './clock.js';
 import { latestPerName } from './pipelineStatus.js';
 
@@ -28,6 +29,8 @@ export interface BuildContext {
   project: ProjectRecord;
   runner: RunnerRecord | undefined;
   dependencies: BuildRecord[];
+  /** The project's secret variables as they are when the payload is made (GitLab read them then too). */
+  secretVariables: ProjectVariableRecord[];
 }
 
 /** Loads a build with its pipeline, project, runner and dependencies, and renders its payload. */
@@ -43,7 +46,8 @@ export async function loadBuildContext(db: Db, buildId: number): Promise<BuildCo
   if (!pipeline || !project) throw new Error(`build ${buildId} has no pipeline or live project`);
   const runner = build.runnerId === null ? undefined : await findRunner(db, build.runnerId);
   const earlierStages = (await listPipelineBuilds(db, build.pipelineId)).filter((b) => b.stageIdx < build.stageIdx);
-  return { build, pipeline, project, runner, dependencies: latestPerName(earlierStages) };
+  const secretVariables = await listProjectVariables(db, project.id);
+  return { build, pipeline, project, runner, dependencies: latestPerName(earlierStages), secretVariables };
 }
 
 export function presentBuildDetails(context: BuildContext, now: Date): BuildDetails {
@@ -95,11 +99,14 @@ function artifactsExpiry(build: BuildRecord, now: Date): Pick<BuildDetails, 'art
 }
 
 /**
- * GitLab 8.15's `Ci::Build#variables`: predefined build, project, pipeline and runner
- * variables, then the YAML variables, then the pipeline's request variables (our
- * equivalent of trigger variables, and as secret). All values are strings.
+ * GitLab 8.15's `Ci::Build#variables` (gitlab-ci-api-v1.md §2.1): predefined build,
+ * project, pipeline and runner variables, then the YAML variables, then the project's
+ * secret variables, then the pipeline's trigger variables (or, for a pipeline made through
+ * the API, its request variables, treated the same), both secret. All values are strings.
+ * No GITLAB_USER_* (builds have no user here), registry, deployment or environment ones.
  */
-export function buildVariables({ build, pipeline, project, runner }: BuildContext): BuildVariable[] {
+export function buildVariables({ build, pipeline, project, runner, secretVariables }: BuildContext): BuildVariable[] {
+  const secret = (variable: { key: string; value: string }): BuildVariable => ({ key: variable.key, value: variable.value, public: false });
   const visible = (key: string, value: string): BuildVariable => ({ key, value, public: true });
   const variables: BuildVariable[] = [
     visible('CI', 'true'),
@@ -117,6 +124,7 @@ export function buildVariables({ build, pipeline, project, runner }: BuildContex
     visible('CI_SERVER_REVISION', SERVER_REVISION),
   ];
   if (build.tag) variables.push(visible('CI_BUILD_TAG', build.ref));
+  if (pipeline.triggered) variables.push(visible('CI_BUILD_TRIGGERED', 'true'));
   if (build.when === 'manual') variables.push(visible('CI_BUILD_MANUAL', 'true'));
   variables.push(
     visible('CI_PROJECT_ID', String(project.id)),
@@ -134,7 +142,8 @@ export function buildVariables({ build, pipeline, project, runner }: BuildContex
     );
   }
   variables.push(...build.yamlVariables.map((variable) => visible(variable.key, variable.value)));
-  variables.push(...pipeline.variables.map((variable) => ({ key: variable.key, value: variable.value, public: false })));
+  variables.push(...secretVariables.map(secret));
+  variables.push(...pipeline.variables.map(secret));
   return variables;
 }
 

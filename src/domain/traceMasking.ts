@@ -21,3 +21,21 @@ export function maskSecrets(data: Buffer, secrets: readonly string[]): Buffer {
   }
   return masked ?? data;
 }
+
+/**
+ * Variable values shorter than this are not masked. GitLab 8.15 masked only tokens; a
+ * short value (`1`, `true`, `prod`) also occurs in ordinary output, and masking every
+ * occurrence would wreck traces (`production` → `xxxxuction`) while hiding little.
+ * Eight is GitLab's own later minimum for masked variables (11.10+).
+ */
+export const MIN_MASKED_VALUE_LENGTH = 8;
+
+/**
+ * What a build's trace must not show: its tokens, always, and the variable values of at
+ * least MIN_MASKED_VALUE_LENGTH characters. Longest first, so that a secret containing
+ * another is masked whole rather than leaving its tail visible.
+ */
+export function traceSecretSet(tokens: readonly string[], variableValues: readonly string[]): string[] {
+  const values = variableValues.filter((value) => value.length >= MIN_MASKED_VALUE_LENGTH);
+  return [...new Set([...tokens, ...values])].sort((a, b) => b.length - a.length);
+}

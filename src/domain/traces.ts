@@ -2,8 +2,9 @@ import type { BuildRecord, BuildStatus } from '../store/builds.js';
 import type { Db } from '../store/db.js';
 import type { ProjectRecord } from '../store/projects.js';
 import { advanceTraceLength, insertTraceChunk, overwriteTrace, readTraceChunks, traceLength } from '../store/traces.js';
+import { secretValuesOfBuild } from '../store/variables.js';
 import type { Clock } from './clock.js';
-import { maskSecrets } from './traceMasking.js';
+import { maskSecrets, traceSecretSet } from './traceMasking.js';
 
 /** GitLab 8.14+ bumps a build's updated_at on a trace append only when it is older than this. */
 const TOUCH_INTERVAL_MS = 15 * 60 * 1000;
@@ -28,7 +29,7 @@ export async function appendTrace(
   start: number,
   chunk: Buffer,
 ): Promise<TraceAppend> {
-  const data = maskSecrets(chunk, traceSecrets(build, project));
+  const data = maskSecrets(chunk, await traceSecrets(db, build, project));
   const now = clock.now();
   const touchBefore = new Date(now.getTime() - TOUCH_INTERVAL_MS).toISOString();
   return db.transaction(async (trx): Promise<TraceAppend> => {
@@ -43,7 +44,7 @@ export async function appendTrace(
 
 /** Replaces the whole trace with `text` (a `trace` in PUT builds/:id), secrets masked. */
 export async function replaceTrace(db: Db, build: BuildRecord, project: ProjectRecord, text: string): Promise<void> {
-  const data = maskSecrets(Buffer.from(text, 'utf8'), traceSecrets(build, project));
+  const data = maskSecrets(Buffer.from(text, 'utf8'), await traceSecrets(db, build, project));
   await db.transaction((trx) => overwriteTrace(trx, build.id, data));
 }
 
@@ -52,7 +53,12 @@ export function readTrace(db: Db, buildId: number): Promise<Buffer> {
   return readTraceChunks(db, buildId);
 }
 
-/** What GitLab masked: the build's own token and the project's runners token. */
-function traceSecrets(build: BuildRecord, project: ProjectRecord): string[] {
-  return [build.token, project.runnersToken];
+/**
+ * What GitLab masked (the build's own token and the project's runners token), plus the
+ * values of the project's secret variables and of the pipeline's request or trigger
+ * variables: read now, in one small query, so a variable changed mid-build counts.
+ */
+async function traceSecrets(db: Db, build: BuildRecord, project: ProjectRecord): Promise<string[]> {
+  const values = await secretValuesOfBuild(db, project.id, build.pipelineId);
+  return traceSecretSet([build.token, project.runnersToken], values);
 }
