@@ -18,6 +18,9 @@ export const specPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers): Promise<Koa.Middleware> {
   const api = new OpenAPIBackend({
     definition: specPath,
+    // Validators are compiled on first use instead of all at start-up (seconds for this
+    // spec), and the document itself is validated once by test/spec.test.ts instead.
+    quick: true,
     strict: true,
     coerceTypes: true,
     customizeAjv: (ajv) => {
