@@ -13,9 +13,18 @@ export interface Config {
   maxArtifactsBytes: number;
   /** Limit for JSON, form and trace bodies. */
   maxBodyBytes: number;
+  /** How often this process runs housekeeping (expired artifacts, stuck builds); 0 = never. */
+  housekeepingIntervalMs: number;
+  /** A pending or running build untouched for this long is marked failed (GitLab: one day). */
+  stuckBuildTimeoutMs: number;
 }
 
 const MIB = 1024 * 1024;
+const SECOND_MS = 1000;
+const HOUR_MS = 60 * 60 * SECOND_MS;
+// Upper bounds keep timer delays (at most 2^31 - 1 ms) and date arithmetic meaningful.
+const ONE_DAY_SECONDS = 24 * 60 * 60;
+const ONE_YEAR_HOURS = 365 * 24;
 
 export class ConfigError extends Error {}
 
@@ -30,15 +39,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: env.CI_ADMIN_TOKEN || undefined,
     maxArtifactsBytes: integerFrom(env, 'MAX_ARTIFACTS_SIZE_MB', 100, 0) * MIB,
     maxBodyBytes: integerFrom(env, 'MAX_BODY_SIZE_MB', 16, 1) * MIB,
+    housekeepingIntervalMs: integerFrom(env, 'HOUSEKEEPING_INTERVAL_SECONDS', 300, 0, ONE_DAY_SECONDS) * SECOND_MS,
+    stuckBuildTimeoutMs: integerFrom(env, 'STUCK_BUILD_TIMEOUT_HOURS', 24, 1, ONE_YEAR_HOURS) * HOUR_MS,
   };
 }
 
-function integerFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+function integerFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new ConfigError(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(`${name} must be an integer ${range}, got ${JSON.stringify(raw)}`);
   }
   return value;
 }

@@ -6,6 +6,8 @@ import { systemClock, type Clock } from './domain/clock.js';
 import { resolveInstanceTokens, type InstanceTokens } from './domain/instanceTokens.js';
 import { openDatabase, type Db } from './store/db.js';
 import { removeStaleUploads } from './store/artifacts.js';
+import { resumeProjectDeletions } from './domain/projectDeletion.js';
+import { HousekeepingSchedule, runHousekeeping, type HousekeepingReport } from './domain/housekeeping.js';
 
 export interface RunningCoordinator {
   url: string;
@@ -13,6 +15,8 @@ export interface RunningCoordinator {
   tokens: InstanceTokens;
   /** Tokens generated on this start (first start only), to be printed once. */
   generatedTokens: Partial<InstanceTokens>;
+  /** Runs on its own every HOUSEKEEPING_INTERVAL_SECONDS; runOnce is one pass now (tests, tools). */
+  housekeeping: { runOnce(): Promise<HousekeepingReport> };
   close(): Promise<void>;
 }
 
@@ -31,6 +35,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   const { tokens, generated } = await resolveInstanceTokens(db, config);
   const clock = options.clock ?? systemClock;
   await removeStaleUploads(config.dataDir, STALE_UPLOAD_MS, clock.now());
+  void resumeProjectDeletions({ db, config, log }); // in the background; it never rejects
   const app = await createApp({ db, config, tokens, clock, log });
   const server = http.createServer(app.callback());
   // The final PUT of a long build can carry megabytes; don't let Node cut slow uploads short.
@@ -41,12 +46,17 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
+  const runOnce = () => runHousekeeping({ db, clock, dataDir: config.dataDir, stuckBuildTimeoutMs: config.stuckBuildTimeoutMs });
+  const schedule = new HousekeepingSchedule(runOnce, config.housekeepingIntervalMs, log);
+  schedule.start();
   return {
     url: `http://${host}:${port}`,
     db,
     tokens,
     generatedTokens: generated,
+    housekeeping: { runOnce },
     async close() {
+      await schedule.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.destroy();

@@ -5,6 +5,7 @@ import { findPipeline, insertPipeline, type PipelineRecord, type PipelineVariabl
 import type { ProjectRecord } from '../store/projects.js';
 import { jobsForRef, parseCiConfig, type CiJob } from './ciConfig.js';
 import { processPipeline } from './pipelineProcessing.js';
+import { readCiConfigFromRepository, RepositoryReadError } from './repositoryConfig.js';
 import { newToken } from './tokens.js';
 
 export const ZERO_SHA = '0000000000000000000000000000000000000000';
@@ -29,14 +30,11 @@ export class InvalidPipelineConfig extends Error {
 
 /**
  * Creates a pipeline and its builds from `.gitlab-ci.yml` (the request's, else the
- * project's), all in one transaction so that nothing half-made is ever visible, then
- * enqueues its first stage.
+ * project's, else the file in the repository at the pipeline's sha), all in one
+ * transaction so that nothing half-made is ever visible, then enqueues its first stage.
  */
 export async function createPipeline(db: Db, clock: Clock, project: ProjectRecord, request: PipelineRequest): Promise<PipelineRecord> {
-  const configText = request.ciConfig ?? project.ciConfig;
-  if (configText === null || configText === undefined) {
-    throw new InvalidPipelineConfig(['Missing .gitlab-ci.yml: give ci_config here or on the project']);
-  }
+  const configText = request.ciConfig ?? project.ciConfig ?? (await configFromRepository(project, request.sha));
   const config = parseCiConfig(configText);
   if (!config.valid) throw new InvalidPipelineConfig(config.errors);
   const tag = request.tag ?? false;
@@ -61,6 +59,16 @@ export async function createPipeline(db: Db, clock: Clock, project: ProjectRecor
   });
   await processPipeline(db, pipeline.id, clock);
   return (await findPipeline(db, pipeline.id)) ?? pipeline;
+}
+
+/** A repository that cannot give the file is a config problem of this request: 400 with the reason. */
+async function configFromRepository(project: ProjectRecord, sha: string): Promise<string> {
+  try {
+    return await readCiConfigFromRepository(project.repoUrl, sha);
+  } catch (err) {
+    if (err instanceof RepositoryReadError) throw new InvalidPipelineConfig([err.message]);
+    throw err;
+  }
 }
 
 function buildFromJob(job: CiJob, pipeline: PipelineRecord, now: string): NewBuildRecord {

@@ -1,20 +1,19 @@
 import type { Clock } from './clock.js';
 import type { Db } from '../store/db.js';
-import { isPostgres } from '../store/db.js';
 import { listPipelineBuilds, transitionBuild } from '../store/builds.js';
-import { updatePipelineStatus } from '../store/pipelines.js';
+import { lockPipeline, updatePipelineStatus } from '../store/pipelines.js';
 import { compositeStatus, nextStatusForCreated } from './pipelineStatus.js';
 
 /**
  * Advances a pipeline after any of its builds changed: stage by stage, `created`
  * builds whose earlier stages are complete become pending or skipped, then the
  * pipeline's status is derived again from its builds. Safe to call twice or from two
- * processes at once: build transitions are conditional, and on PostgreSQL the
- * pipeline row is locked for the duration.
+ * processes at once: build transitions are conditional, and the pipeline (its row on
+ * PostgreSQL, the database on SQLite) is locked for the duration.
  */
 export async function processPipeline(db: Db, pipelineId: number, clock: Clock): Promise<void> {
   await db.transaction(async (trx) => {
-    if (isPostgres(trx)) await trx('pipelines').where({ id: pipelineId }).forUpdate().first('id');
+    await lockPipeline(trx, pipelineId);
     const now = clock.now().toISOString();
     const builds = await listPipelineBuilds(trx, pipelineId);
     const stageIndexes = [...new Set(builds.filter((b) => b.status === 'created').map((b) => b.stageIdx))].sort((a, b) => a - b);

@@ -26,6 +26,9 @@ export async function startTestCoordinator(env: Record<string, string> = {}, clo
     DATA_DIR: dataDir,
     CI_REGISTRATION_TOKEN: 'registration-token-for-tests',
     CI_ADMIN_TOKEN: 'admin-token-for-tests',
+    // Housekeeping passes run when a test asks (coordinator.housekeeping.runOnce()), never
+    // on a timer that could fire mid-test after the test's clock moved on by days.
+    HOUSEKEEPING_INTERVAL_SECONDS: '0',
     ...env,
   });
   const running = await startCoordinator(config, { clock, log: () => {} });

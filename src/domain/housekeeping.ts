@@ -1,0 +1,166 @@
+/**
+ * What GitLab's cron workers did (ExpireBuildArtifactsWorker, StuckCiBuildsWorker), run by
+ * each server process on its own schedule. Any number of processes may run a pass at the
+ * same time: every change is claimed by a conditional UPDATE (src/store/housekeeping.ts),
+ * so each expired archive is removed and each stuck build failed by exactly one of them.
+ */
+import { findBuild } from '../store/builds.js';
+import type { Db } from '../store/db.js';
+import {
+  failStuckBuild,
+  forgetExpiredArtifacts,
+  listExpiredArtifacts,
+  listStuckBuilds,
+  type StuckBuild,
+} from '../store/housekeeping.js';
+import { findLiveProject } from '../store/projects.js';
+import { removeArtifactsFile } from '../store/artifacts.js';
+import type { Clock } from './clock.js';
+import { processPipeline } from './pipelineProcessing.js';
+import { appendTrace } from './traces.js';
+
+/** Rows read per query: a pass works through any backlog in windows, never loading it whole. */
+const BATCH = 100;
+
+/** A trace append can lose the offset race to a runner's PATCH; it is retried at the new length this often. */
+const TRACE_APPEND_ATTEMPTS = 5;
+
+/** What this process did in one pass (another process may have done the rest). */
+export interface HousekeepingReport {
+  expiredArtifacts: number;
+  stuckBuilds: number;
+}
+
+export interface HousekeepingDeps {
+  db: Db;
+  clock: Clock;
+  dataDir: string;
+  stuckBuildTimeoutMs: number;
+}
+
+/** One pass: expired archives first, then stuck builds. */
+export async function runHousekeeping(deps: HousekeepingDeps): Promise<HousekeepingReport> {
+  const expiredArtifacts = await removeExpiredArtifacts(deps.db, deps.clock, deps.dataDir);
+  const stuckBuilds = await failStuckBuilds(deps.db, deps.clock, deps.stuckBuildTimeoutMs);
+  return { expiredArtifacts, stuckBuilds };
+}
+
+/**
+ * Removes every archive whose expiry has passed: the row forgets it first, then the file
+ * goes, and only in the process whose UPDATE cleared the row. Payloads stopped showing the
+ * archive at its expiry already (hasArtifacts); this reclaims the disk.
+ */
+export async function removeExpiredArtifacts(db: Db, clock: Clock, dataDir: string): Promise<number> {
+  const now = clock.now().toISOString();
+  let removed = 0;
+  let afterId = 0;
+  for (;;) {
+    const batch = await listExpiredArtifacts(db, now, afterId, BATCH);
+    for (const expired of batch) {
+      if (await forgetExpiredArtifacts(db, expired)) {
+        await removeArtifactsFile(dataDir, expired.buildId);
+        removed++;
+      }
+    }
+    const last = batch[batch.length - 1];
+    if (!last || batch.length < BATCH) return removed;
+    afterId = last.buildId;
+  }
+}
+
+/**
+ * Fails every pending or running build not updated for `timeoutMs` (GitLab 8.15: one day),
+ * says why at the end of its trace, and advances its pipeline.
+ */
+export async function failStuckBuilds(db: Db, clock: Clock, timeoutMs: number): Promise<number> {
+  const cutoff = new Date(clock.now().getTime() - timeoutMs).toISOString();
+  let failed = 0;
+  let afterId = 0;
+  for (;;) {
+    const batch = await listStuckBuilds(db, cutoff, afterId, BATCH);
+    for (const stuck of batch) {
+      if (await failOneStuckBuild(db, clock, stuck, cutoff, stuckReason(stuck, timeoutMs))) {
+        await processPipeline(db, stuck.pipelineId, clock);
+        failed++;
+      }
+    }
+    const last = batch[batch.length - 1];
+    if (!last || batch.length < BATCH) return failed;
+    afterId = last.id;
+  }
+}
+
+/**
+ * The status change and the trace line in one transaction, so a build is never failed
+ * without saying why. The conditional UPDATE comes first: it is the claim, and it takes
+ * the write lock before anything is read. The line goes through appendTrace, the path
+ * PATCH trace.txt uses, so the stored length and every later offset stay right.
+ */
+async function failOneStuckBuild(db: Db, clock: Clock, stuck: StuckBuild, cutoff: string, reason: string): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const now = clock.now().toISOString();
+    if (!(await failStuckBuild(trx, stuck, cutoff, now))) return false;
+    const line = Buffer.from(reason, 'utf8');
+    for (let attempt = 0; attempt < TRACE_APPEND_ATTEMPTS; attempt++) {
+      const build = await findBuild(trx, stuck.id);
+      const project = build && (await findLiveProject(trx, build.projectId));
+      if (!build || !project) return true;
+      const appended = await appendTrace(trx, clock, build, project, build.traceLength, line);
+      if (appended.accepted) return true;
+    }
+    throw new Error(`build ${stuck.id}: the trace kept growing while the stuck-build line was appended`);
+  });
+}
+
+function stuckReason(stuck: Pick<StuckBuild, 'status'>, timeoutMs: number): string {
+  const hours = timeoutMs / (60 * 60 * 1000);
+  return `\nThis build was marked failed: stuck in ${stuck.status} for more than ${hours} ${hours === 1 ? 'hour' : 'hours'}.\n`;
+}
+
+/** Runs passes every `intervalMs` until stopped; a pass never overlaps the previous one. */
+export class HousekeepingSchedule {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly pass: () => Promise<HousekeepingReport>,
+    private readonly intervalMs: number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Does nothing for an interval of 0 (housekeeping disabled in this process). */
+  start(): void {
+    if (this.intervalMs > 0) this.scheduleNext();
+  }
+
+  /** Stops the timer and waits for a pass in progress, so the database can be closed after. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private scheduleNext(): void {
+    if (this.stopped) return;
+    // unref: a pending pass must not keep the process alive on shutdown.
+    this.timer = setTimeout(() => {
+      this.running = this.runLogged().finally(() => {
+        this.running = undefined;
+        this.scheduleNext();
+      });
+    }, this.intervalMs).unref();
+  }
+
+  private async runLogged(): Promise<void> {
+    try {
+      const report = await this.pass();
+      if (report.expiredArtifacts > 0 || report.stuckBuilds > 0) {
+        this.log(`housekeeping: removed ${report.expiredArtifacts} expired artifacts, failed ${report.stuckBuilds} stuck builds`);
+      }
+    } catch (err) {
+      // The next pass retries whatever this one did not finish.
+      this.log(`error: housekeeping: ${err instanceof Error ? err.stack : String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The queries of the housekeeping passes. Several server processes may run a pass at the
+ * same moment, so every change is one conditional UPDATE: the conditions are the claim,
+ * and of two processes acting on the same row exactly one changes it.
+ */
+import type { BuildStatus } from './builds.js';
+import type { Db } from './db.js';
+import { int } from './rows.js';
+
+/** Stored archive columns as they were seen; the removal is conditional on them. */
+export interface ExpiredArtifacts {
+  buildId: number;
+  filename: string;
+  expireAt: string;
+}
+
+export type StuckStatus = Extract<BuildStatus, 'pending' | 'running'>;
+
+export interface StuckBuild {
+  id: number;
+  pipelineId: number;
+  status: StuckStatus;
+}
+
+/** Builds whose archive expired at or before `now`, in id order after `afterId`. */
+export async function listExpiredArtifacts(db: Db, now: string, afterId: number, limit: number): Promise<ExpiredArtifacts[]> {
+  const rows: Record<string, unknown>[] = await db('builds')
+    .whereNotNull('artifacts_filename')
+    .andWhere('artifacts_expire_at', '<=', now)
+    .andWhere('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)
+    .select('id', 'artifacts_filename', 'artifacts_expire_at');
+  return rows.map((row) => ({
+    buildId: int(row.id),
+    filename: String(row.artifacts_filename),
+    expireAt: String(row.artifacts_expire_at),
+  }));
+}
+
+/**
+ * Clears the archive columns only if they still describe the expired archive: a
+ * re-upload or another process's removal in between makes this change nothing.
+ * True when this call cleared them, i.e. when the caller owns the file's removal.
+ */
+export async function forgetExpiredArtifacts(db: Db, expired: ExpiredArtifacts): Promise<boolean> {
+  const updated = await db('builds')
+    .where({ id: expired.buildId, artifacts_filename: expired.filename, artifacts_expire_at: expired.expireAt })
+    .update({ artifacts_filename: null, artifacts_size: null, artifacts_expire_at: null });
+  return updated === 1;
+}
+
+/**
+ * Pending or running builds of live projects last updated before `cutoff`, in id order
+ * after `afterId`. Builds of projects being deleted are left to the deletion, as GitLab's
+ * worker (joining the default-scoped projects) left them.
+ */
+export async function listStuckBuilds(db: Db, cutoff: string, afterId: number, limit: number): Promise<StuckBuild[]> {
+  const rows: Record<string, unknown>[] = await db('builds')
+    .whereIn('status', ['pending', 'running'])
+    .andWhere('updated_at', '<', cutoff)
+    .andWhere('id', '>', afterId)
+    .whereIn('project_id', liveProjectIds(db))
+    .orderBy('id')
+    .limit(limit)
+    .select('id', 'pipeline_id', 'status');
+  return rows.map((row) => ({ id: int(row.id), pipelineId: int(row.pipeline_id), status: row.status as StuckStatus }));
+}
+
+/**
+ * Fails the build if it is still stuck exactly as listed: same status, not updated since
+ * `cutoff`, project live. True when this call made the change.
+ */
+export async function failStuckBuild(db: Db, build: StuckBuild, cutoff: string, now: string): Promise<boolean> {
+  const updated = await db('builds')
+    .where({ id: build.id, status: build.status })
+    .andWhere('updated_at', '<', cutoff)
+    .whereIn('project_id', liveProjectIds(db))
+    .update({ status: 'failed', finished_at: now, updated_at: now });
+  return updated === 1;
+}
+
+function liveProjectIds(db: Db) {
+  return db('projects').where({ pending_delete: false }).select('id');
+}
