@@ -58,9 +58,24 @@ const QUEUE_CI = [
   '',
 ].join('\n');
 
+/** A project whose only job waits to be played. */
+const MANUAL_CI = ['stages: [deploy]', 'deploy:', '  stage: deploy', '  script: cap deploy', '  when: manual', ''].join('\n');
+/** What triggers run: one job, only on master (so a trigger on `release` gets "No builds created"). */
+const TRIGGERED_CI = ['nightly:', '  script: make nightly', '  only: [master]', ''].join('\n');
+/** A project with one job that nobody takes (no runner, shared runners off). */
+const QUIET_CI = ['build:', '  script: make', ''].join('\n');
+/** What a runner says about itself when it registers, so runner details have a version. */
+const RUNNER_INFO = { name: 'gitlab-ci-multi-runner', version: '1.11.5', revision: 'cbfcb5c8', platform: 'linux', architecture: 'amd64' };
+
 /** What beforeAll created; every plan reads its ids and tokens from here. */
 const seeded = {};
+/** The base seeding (issue 2 endpoints) failed: every transaction fails with this. */
 let seedingError;
+/**
+ * Seeding groups that go through issue-3 endpoints (variables, triggers, runner assignment):
+ * a group's failure fails only the transactions that use it (see `need`).
+ */
+const groupErrors = {};
 
 // ---------------------------------------------------------------------------------------------
 // HTTP straight to the server (seeding and look-ups; Dredd's own requests go through Prism)
@@ -116,11 +131,16 @@ function createPipeline(projectId) {
   return expectJson(`pipeline of project ${projectId}`, 201, userApi('POST', `/api/v4/projects/${projectId}/pipeline`, { ref: 'master', sha: SHA }));
 }
 
-function registerRunner(token, description) {
+function registerRunner(token, description, settings = {}) {
   return expectJson(
     `register runner ${description}`,
     201,
-    sendJson('POST', '/ci/api/v1/runners/register.json', { token, description, run_untagged: true }, { 'User-Agent': RUNNER_USER_AGENT }),
+    sendJson(
+      'POST',
+      '/ci/api/v1/runners/register.json',
+      { token, description, run_untagged: true, info: RUNNER_INFO, ...settings },
+      { 'User-Agent': RUNNER_USER_AGENT },
+    ),
   );
 }
 
@@ -145,11 +165,11 @@ function uploadArtifacts(build) {
   });
 }
 
-function finishBuild(runner, build, trace) {
+function finishBuild(runner, build, trace, state = 'success') {
   return expectJson(
     `finish build ${build.id}`,
     200,
-    sendJson('PUT', `/ci/api/v1/builds/${build.id}.json`, { token: runner.token, state: 'success', trace }, { 'User-Agent': RUNNER_USER_AGENT }),
+    sendJson('PUT', `/ci/api/v1/builds/${build.id}.json`, { token: runner.token, state, trace }, { 'User-Agent': RUNNER_USER_AGENT }),
   );
 }
 
@@ -167,6 +187,21 @@ async function runningRspec() {
   const compile = await runCompile(seeded.shared);
   const rspec = await takeBuild(seeded.shared, 'rspec');
   return { pipeline, compile, rspec };
+}
+
+/** A pipeline of the main project whose compile succeeded and whose rspec failed: the pipeline failed. */
+async function failedRspec() {
+  const seededPipeline = await runningRspec();
+  await finishBuild(seeded.shared, seededPipeline.rspec, 'Running with gitlab-ci-multi-runner 1.11.5\n$ rspec\n1 example, 1 failure\n', 'failed');
+  return seededPipeline;
+}
+
+/** The pipeline's job called `name`, read through the user API. */
+async function pipelineJob(projectId, pipelineId, name) {
+  const jobs = await expectJson(`jobs of pipeline ${pipelineId}`, 200, userApi('GET', `/api/v4/projects/${projectId}/pipelines/${pipelineId}/jobs`));
+  const job = jobs.find((candidate) => candidate.name === name);
+  if (!job) throw new Error(`seeding: pipeline ${pipelineId} has no job ${name}`);
+  return job;
 }
 
 /** Stored trace length in bytes, read through the user API. */
@@ -208,6 +243,91 @@ async function seed() {
   seeded.idleRunner = await registerRunner(seeded.idleProject.runners_token, 'contract-idle');
 
   seeded.doomedRunners = [await registerRunner(REGISTRATION_TOKEN, 'contract-doomed-1'), await registerRunner(REGISTRATION_TOKEN, 'contract-doomed-2')];
+
+  await seedIssue3();
+  for (const [group, seedGroup] of Object.entries(SEEDING_GROUPS)) {
+    try {
+      await seedGroup();
+    } catch (err) {
+      groupErrors[group] = err;
+    }
+  }
+}
+
+/** Objects for the issue-3 transactions that only issue-2 endpoints create. */
+async function seedIssue3() {
+  // Every build of the main project runs on the shared runner, one pipeline at a time, so
+  // these come before any other project that shared runners could serve.
+  // Job actions: a pipeline for the refusals (compile finished, rspec running) ...
+  seeded.actions = await runningRspec();
+  // ... and one object per action that changes it.
+  seeded.jobToCancel = (await runningRspec()).rspec;
+  const finished = await failedRspec();
+  seeded.jobToRetry = finished.rspec;
+  seeded.jobToErase = finished.compile;
+  // Pipeline actions: a running pipeline to cancel, a failed one to retry.
+  seeded.pipelineToCancel = (await runningRspec()).pipeline;
+  seeded.pipelineToRetry = (await failedRspec()).pipeline;
+
+  // The auxiliary projects below have shared runners off: nothing of theirs is ever taken.
+  const quiet = { shared_runners_enabled: false };
+  seeded.manualProject = await createProject({ name: 'manual', repo_url: 'https://git.example.com/manual.git', ci_config: MANUAL_CI, ...quiet });
+  const manualPipeline = await createPipeline(seeded.manualProject.id);
+  seeded.manualJob = await pipelineJob(seeded.manualProject.id, manualPipeline.id, 'deploy');
+
+  seeded.doomedProject = await createProject({ name: 'doomed', repo_url: 'https://git.example.com/doomed.git', ci_config: QUIET_CI, ...quiet });
+  await createPipeline(seeded.doomedProject.id);
+
+  seeded.secretsProject = await createProject({ name: 'secrets', repo_url: 'https://git.example.com/secrets.git', ...quiet });
+  seeded.triggeredProject = await createProject({ name: 'triggered', repo_url: 'https://git.example.com/triggered.git', ci_config: TRIGGERED_CI, ...quiet });
+  // A trigger names only a ref; with no git repository here, the ref's newest pipeline gives
+  // the commit. `release` has one too (its own config), but the project's config runs nothing
+  // there: a trigger on it creates no builds.
+  await createPipeline(seeded.triggeredProject.id);
+  await expectJson(
+    'pipeline of the release branch',
+    201,
+    userApi('POST', `/api/v4/projects/${seeded.triggeredProject.id}/pipeline`, { ref: 'release', sha: SHA, ci_config: QUIET_CI }),
+  );
+
+  // Runners for the admin API, each for one job: found by the `docker` filter, paused, deleted;
+  // specific runners of the idle project to assign (one unlocked, one locked) and to unassign.
+  seeded.dockerRunner = await registerRunner(REGISTRATION_TOKEN, 'contract-docker', { tag_list: 'docker,linux' });
+  seeded.runnerToPause = await registerRunner(REGISTRATION_TOKEN, 'contract-pause');
+  seeded.runnerToDelete = await registerRunner(REGISTRATION_TOKEN, 'contract-doomed-3');
+  seeded.movableRunner = await registerRunner(seeded.idleProject.runners_token, 'contract-movable');
+  seeded.lockedRunner = await registerRunner(seeded.idleProject.runners_token, 'contract-locked', { locked: true });
+  seeded.twoProjectRunner = await registerRunner(seeded.idleProject.runners_token, 'contract-two-projects');
+}
+
+/** Seeding through issue-3 endpoints, by group (see `groupErrors`). */
+const SEEDING_GROUPS = {
+  async runnerAssignment() {
+    await expectJson(
+      `assign runner ${seeded.twoProjectRunner.id} to project ${seeded.queue.id}`,
+      201,
+      userApi('POST', `/api/v4/projects/${seeded.queue.id}/runners`, { runner_id: seeded.twoProjectRunner.id }),
+    );
+  },
+  async variables() {
+    const create = (key, value) =>
+      expectJson(`variable ${key}`, 201, userApi('POST', `/api/v4/projects/${seeded.secretsProject.id}/variables`, { key, value }));
+    seeded.variable = await create('REGISTRY_PASSWORD', 's3cr3t');
+    seeded.variableToDelete = await create('OLD_PASSWORD', 'expired');
+  },
+  async triggers() {
+    const create = (project, description) =>
+      expectJson(`trigger ${description}`, 201, userApi('POST', `/api/v4/projects/${project.id}/triggers`, { description }));
+    seeded.trigger = await create(seeded.triggeredProject, 'contract-nightly');
+    seeded.triggerToDelete = await create(seeded.triggeredProject, 'contract-doomed');
+    // A valid token of another project: 401, not 404.
+    seeded.foreignTrigger = await create(seeded.secretsProject, 'contract-foreign');
+  },
+};
+
+/** Throws the seeding error of `group` if it failed, so a plan that uses its objects fails with the cause. */
+function need(group) {
+  if (groupErrors[group]) throw new Error(`seeding group ${group} failed: ${groupErrors[group].message}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,7 +576,397 @@ const PLANS = {
       check(() => expectArchive(t));
     },
   },
+
+  // ---- issue 3 ----------------------------------------------------------------------------
+  // Dredd runs these in spec order: deleteProject comes right after getProject, so it deletes
+  // a project of its own.
+  'DELETE /api/v4/projects/{id}': {
+    // The project is gone at once (its data goes in the background).
+    202: (t, { check }) => {
+      setPath(t, { id: seeded.doomedProject.id });
+      check(async () => {
+        const reply = await userApi('GET', `/api/v4/projects/${seeded.doomedProject.id}`);
+        return reply.status === 404 ? undefined : `after deleting: GET the project answered ${reply.status}, expected 404`;
+      });
+    },
+    400: (t) => setPath(t, { id: 'abc' }),
+    401: (t) => {
+      setPath(t, { id: seeded.main.id });
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: UNKNOWN_ID }),
+  },
+
+  'GET /api/v4/projects/{id}/pipelines': {
+    // The seeded pipelines of the main project are running; the filter must keep only those.
+    200: (t, { check }) => {
+      setPath(t, { id: seeded.main.id }, { status: 'running', ref: 'master', page: '1', per_page: '2' });
+      check(() => expectEvery(t, (pipeline) => pipeline.status === 'running' && pipeline.ref === 'master', 'running on master') || expectFirstPage(t, 2));
+    },
+    400: (t) => setPath(t, { id: seeded.main.id }, { status: 'bogus' }),
+    401: (t) => {
+      setPath(t, { id: seeded.main.id });
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: UNKNOWN_ID }),
+  },
+  // Canceling a pipeline with nothing left to cancel is not an error (GitLab's cancel_running
+  // did nothing and answered the pipeline): its only 400 is a malformed id.
+  'POST /api/v4/projects/{id}/pipelines/{pipeline_id}/cancel': {
+    200: (t, { check }) => {
+      setPath(t, { id: seeded.main.id, pipeline_id: seeded.pipelineToCancel.id });
+      check(() => expectField(t, 'status', 'canceled'));
+    },
+    400: (t) => setPath(t, { id: seeded.main.id, pipeline_id: 'abc' }),
+    401: (t) => {
+      setPath(t, { id: seeded.main.id, pipeline_id: seeded.pipelineToCancel.id });
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: seeded.main.id, pipeline_id: UNKNOWN_ID }),
+  },
+  'POST /api/v4/projects/{id}/pipelines/{pipeline_id}/retry': {
+    // Its rspec failed: retrying makes a new pending rspec, so the pipeline (compile done) is running again.
+    201: (t, { check }) => {
+      setPath(t, { id: seeded.main.id, pipeline_id: seeded.pipelineToRetry.id });
+      check(() => expectField(t, 'status', 'running'));
+    },
+    // Nothing failed or was canceled in it (compile done, rspec running).
+    400: (t, { check }) => {
+      setPath(t, { id: seeded.main.id, pipeline_id: seeded.actions.pipeline.id });
+      check(() => expectMessageMentions(t, 'running'));
+    },
+    401: (t) => {
+      setPath(t, { id: seeded.main.id, pipeline_id: seeded.pipelineToRetry.id });
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: seeded.main.id, pipeline_id: UNKNOWN_ID }),
+  },
+
+  'GET /api/v4/projects/{id}/jobs': {
+    // Every seeded compile succeeded; `scope[]` must keep only those.
+    200: (t, { check }) => {
+      setPath(t, { id: seeded.main.id }, { 'scope[]': 'success', page: '1', per_page: '3' });
+      check(() => expectEvery(t, (job) => job.status === 'success', 'success') || expectFirstPage(t, 3));
+    },
+    400: (t) => setPath(t, { id: seeded.main.id }, { 'scope[]': 'bogus' }),
+    401: (t) => {
+      setPath(t, { id: seeded.main.id });
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: UNKNOWN_ID }),
+  },
+  // The refusals name the job's status (400); the actions use their own seeded job.
+  'POST /api/v4/projects/{id}/jobs/{job_id}/cancel': jobAction({
+    target: () => seeded.jobToCancel,
+    after: 'canceled',
+    refused: () => seeded.actions.compile,
+    refusedStatus: 'success',
+  }),
+  // The new job has the same definition; the failed one stays as it was.
+  'POST /api/v4/projects/{id}/jobs/{job_id}/retry': jobAction({
+    target: () => seeded.jobToRetry,
+    after: 'pending',
+    refused: () => seeded.actions.rspec,
+    refusedStatus: 'running',
+  }),
+  'POST /api/v4/projects/{id}/jobs/{job_id}/play': {
+    // compile is not a manual job.
+    ...jobAction({ target: () => seeded.manualJob, refused: () => seeded.actions.compile }),
+    200: (t, { check }) => {
+      setPath(t, { id: seeded.manualProject.id, job_id: seeded.manualJob.id });
+      check(() => expectField(t, 'status', 'pending'));
+    },
+    401: (t) => {
+      setPath(t, { id: seeded.manualProject.id, job_id: seeded.manualJob.id });
+      unauthorized(t);
+    },
+  },
+  // A finished compile with a trace and an archive; rspec is still running.
+  'POST /api/v4/projects/{id}/jobs/{job_id}/erase': {
+    ...jobAction({ target: () => seeded.jobToErase, refused: () => seeded.actions.rspec, refusedStatus: 'running' }),
+    201: (t, { check }) => {
+      setPath(t, { id: seeded.main.id, job_id: seeded.jobToErase.id });
+      check(() => expectField(t, 'artifacts_file', null));
+    },
+  },
+
+  'GET /api/v4/runners/all': {
+    200: (t, { check }) => {
+      setPath(t, {}, { scope: 'active', tag_list: 'docker', page: '1', per_page: '20' });
+      // The runners/register 201 transactions' runners have the example's docker tag too.
+      check(() => expectEvery(t, (runner) => runner.active, 'active') || expectIncludes(t, { id: seeded.dockerRunner.id }));
+    },
+    400: (t) => setPath(t, {}, { scope: 'bogus' }),
+    401: unauthorized,
+  },
+  'GET /api/v4/runners/{runner_id}': {
+    // A specific runner that has asked for builds: contact time, version and project set.
+    ...runnerRoute(() => seeded.queueRunner),
+  },
+  'PUT /api/v4/runners/{runner_id}': {
+    ...runnerRoute(() => seeded.runnerToPause),
+    // The example body pauses it and sets its tags.
+    200: (t, { check }) => {
+      setPath(t, { runner_id: seeded.runnerToPause.id });
+      check(() => expectField(t, 'active', false) || expectField(t, 'status', 'paused'));
+    },
+    400: (t) => {
+      setPath(t, { runner_id: seeded.runnerToPause.id });
+      setJsonBody(t, { active: 'sometimes' });
+    },
+  },
+  'DELETE /api/v4/runners/{runner_id}': runnerRoute(() => seeded.runnerToDelete),
+  'POST /api/v4/projects/{id}/runners': {
+    // A specific runner of the idle project joins the main project.
+    201: (t) => {
+      setPath(t, { id: seeded.main.id });
+      setJsonBody(t, { runner_id: seeded.movableRunner.id });
+    },
+    // A locked runner stays with its projects.
+    400: (t) => {
+      setPath(t, { id: seeded.main.id });
+      setJsonBody(t, { runner_id: seeded.lockedRunner.id });
+    },
+    401: (t) => {
+      setPath(t, { id: seeded.main.id });
+      setJsonBody(t, { runner_id: seeded.movableRunner.id });
+      unauthorized(t);
+    },
+    404: (t) => {
+      setPath(t, { id: seeded.main.id });
+      setJsonBody(t, { runner_id: UNKNOWN_ID });
+    },
+  },
+  'DELETE /api/v4/projects/{id}/runners/{runner_id}': {
+    // Seeded on the idle and queue projects; leaves the queue project.
+    204: (t) => {
+      need('runnerAssignment');
+      setPath(t, { id: seeded.queue.id, runner_id: seeded.twoProjectRunner.id });
+    },
+    // The idle runner's only project.
+    400: (t) => setPath(t, { id: seeded.idleProject.id, runner_id: seeded.idleRunner.id }),
+    401: (t) => {
+      setPath(t, { id: seeded.idleProject.id, runner_id: seeded.idleRunner.id });
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: seeded.idleProject.id, runner_id: UNKNOWN_ID }),
+  },
+
+  'GET /api/v4/projects/{id}/variables': {
+    ...projectRoute(() => seeded.secretsProject),
+    200: (t, { check }) => {
+      need('variables');
+      setPath(t, { id: seeded.secretsProject.id });
+      check(() => expectIncludes(t, { key: seeded.variable.key, value: seeded.variable.value }));
+    },
+  },
+  'POST /api/v4/projects/{id}/variables': {
+    ...projectRoute(() => seeded.secretsProject),
+    // The example body: DEPLOY_PASSWORD, new in this project.
+    201: (t) => setPath(t, { id: seeded.secretsProject.id }),
+    // A key the project has already.
+    400: (t) => {
+      need('variables');
+      setPath(t, { id: seeded.secretsProject.id });
+      setJsonBody(t, { key: seeded.variable.key, value: 'again' });
+    },
+  },
+  'GET /api/v4/projects/{id}/variables/{key}': variableRoute(() => seeded.variable),
+  'PUT /api/v4/projects/{id}/variables/{key}': {
+    ...variableRoute(() => seeded.variable),
+    200: (t, { check }) => {
+      need('variables');
+      setPath(t, { id: seeded.secretsProject.id, key: seeded.variable.key });
+      check(() => expectField(t, 'value', jsonBody(t).value));
+    },
+    400: (t) => {
+      need('variables');
+      setPath(t, { id: seeded.secretsProject.id, key: seeded.variable.key });
+      setJsonBody(t, {});
+    },
+  },
+  'DELETE /api/v4/projects/{id}/variables/{key}': variableRoute(() => seeded.variableToDelete),
+
+  'GET /api/v4/projects/{id}/triggers': {
+    ...projectRoute(() => seeded.triggeredProject),
+    200: (t, { check }) => {
+      need('triggers');
+      setPath(t, { id: seeded.triggeredProject.id });
+      check(() => expectIncludes(t, { id: seeded.trigger.id, token: seeded.trigger.token }));
+    },
+  },
+  'POST /api/v4/projects/{id}/triggers': {
+    ...projectRoute(() => seeded.triggeredProject),
+    201: (t) => setPath(t, { id: seeded.triggeredProject.id }),
+    400: (t) => {
+      setPath(t, { id: seeded.triggeredProject.id });
+      setJsonBody(t, { description: 5 });
+    },
+  },
+  'DELETE /api/v4/projects/{id}/triggers/{trigger_id}': {
+    204: (t) => {
+      need('triggers');
+      setPath(t, { id: seeded.triggeredProject.id, trigger_id: seeded.triggerToDelete.id });
+    },
+    400: (t) => setPath(t, { id: seeded.triggeredProject.id, trigger_id: 'abc' }),
+    401: (t) => {
+      need('triggers');
+      setPath(t, { id: seeded.triggeredProject.id, trigger_id: seeded.trigger.id });
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: seeded.triggeredProject.id, trigger_id: UNKNOWN_ID }),
+  },
+  // Authenticated by the trigger token alone; JSON and form bodies (same transaction names).
+  'POST /api/v4/projects/{id}/trigger/pipeline': {
+    201: (t, { check }) => {
+      need('triggers');
+      setTriggerBody(t, { token: seeded.trigger.token, ref: 'master', variables: { DEPLOY_TARGET: 'staging' } });
+      check(() => expectField(t, 'ref', 'master'));
+    },
+    400: (t) => {
+      need('triggers');
+      setTriggerBody(t, { token: seeded.trigger.token });
+    },
+    // A token of another project.
+    401: (t) => {
+      need('triggers');
+      setTriggerBody(t, { token: seeded.foreignTrigger.token, ref: 'master' });
+    },
+    404: (t) => setTriggerBody(t, { token: WRONG_TOKEN, ref: 'master' }),
+  },
+  'POST /ci/api/v1/projects/{id}/refs/{ref}/trigger': {
+    201: (t, { check }) => {
+      need('triggers');
+      setLegacyTrigger(t, 'master', { token: seeded.trigger.token, variables: { DEPLOY_TARGET: 'staging' } });
+      check(() => expectField(t, 'variables', { DEPLOY_TARGET: 'staging' }));
+    },
+    // JSON: a variable that is not a string; form: a ref no job runs on ("No builds created").
+    400: (t, { form }) => {
+      need('triggers');
+      if (form) setLegacyTrigger(t, 'release', { token: seeded.trigger.token });
+      else setLegacyTrigger(t, 'master', { token: seeded.trigger.token, variables: { DEPLOY_TARGET: 5 } });
+    },
+    401: (t) => {
+      need('triggers');
+      setLegacyTrigger(t, 'master', { token: seeded.foreignTrigger.token });
+    },
+    404: (t) => setLegacyTrigger(t, 'master', { token: WRONG_TOKEN }),
+  },
+
+  'POST /api/v4/ci/lint': {
+    // The example content is valid.
+    200: (t, { check }) => check(() => expectField(t, 'valid', true)),
+    400: (t) => setJsonBody(t, {}),
+    401: unauthorized,
+  },
 };
+
+/** Routes of the user API that send no PRIVATE-TOKEN (the trigger token authenticates). */
+const UNAUTHENTICATED_ROUTES = new Set(['POST /api/v4/projects/{id}/trigger/pipeline']);
+
+/** Points the transaction at the triggered project with `fields` as its JSON or form body. */
+function setTriggerBody(t, fields) {
+  setPath(t, { id: seeded.triggeredProject.id });
+  setBody(t, fields);
+}
+
+function setLegacyTrigger(t, ref, fields) {
+  setPath(t, { id: seeded.triggeredProject.id, ref });
+  setBody(t, fields);
+}
+
+/** A JSON body, or a urlencoded one (`variables[KEY]=value`) when the transaction is the form variant. */
+function setBody(t, fields) {
+  if (!isForm(t)) {
+    setJsonBody(t, fields);
+    return;
+  }
+  const form = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== null && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) form.append(`${name}[${key}]`, String(inner));
+    } else form.append(name, String(value));
+  }
+  setHeader(t, 'Content-Type', 'application/x-www-form-urlencoded');
+  t.request.body = form.toString();
+}
+
+function isForm(t) {
+  const contentType = Object.entries(t.request.headers).find(([name]) => name.toLowerCase() === 'content-type');
+  return Boolean(contentType && contentType[1].startsWith('application/x-www-form-urlencoded'));
+}
+
+/**
+ * A job action on the main project: `target()` is the job it applies to (its reply's status must
+ * become `after`, when given); `refused()` is a job in `refusedStatus`, which the action does not
+ * apply to: 400 with a message that names that status.
+ */
+function jobAction({ target, after, refused, refusedStatus }) {
+  const at = (job) => ({ id: seeded.main.id, job_id: job.id });
+  return {
+    // cancel, retry and erase answer 201 (play's 200 is its own).
+    201: (t, { check }) => {
+      const job = target();
+      setPath(t, at(job));
+      if (after) check(() => expectField(t, 'status', after) || (after === 'pending' ? expectNewJob(t, job) : undefined));
+    },
+    400: (t, { check }) => {
+      setPath(t, at(refused()));
+      if (refusedStatus) check(() => expectMessageMentions(t, refusedStatus));
+    },
+    401: (t) => {
+      setPath(t, at(target()));
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: seeded.main.id, job_id: UNKNOWN_ID }),
+  };
+}
+
+/** 2xx (the runner) / 400 (non-numeric id) / 401 / 404 (unknown id) for `/runners/{runner_id}`. */
+function runnerRoute(runner) {
+  const success = (t) => setPath(t, { runner_id: runner().id });
+  return {
+    200: success,
+    204: success,
+    400: (t) => setPath(t, { runner_id: 'abc' }),
+    401: (t) => {
+      success(t);
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { runner_id: UNKNOWN_ID }),
+  };
+}
+
+/** 400 (non-numeric id) / 401 / 404 (unknown id) for a project's collection route. */
+function projectRoute(project) {
+  return {
+    400: (t) => setPath(t, { id: 'abc' }),
+    401: (t) => {
+      setPath(t, { id: project().id });
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, { id: UNKNOWN_ID }),
+  };
+}
+
+/** 200 / 204 (the variable) / 400 (a key that can't be one) / 401 / 404 (unknown key) for `/variables/{key}`. */
+function variableRoute(variable) {
+  const at = (key) => ({ id: seeded.secretsProject.id, key });
+  const success = (t) => {
+    need('variables');
+    setPath(t, at(variable().key));
+  };
+  return {
+    200: success,
+    204: success,
+    400: (t) => setPath(t, at('not-a-key!')),
+    401: (t) => {
+      success(t);
+      unauthorized(t);
+    },
+    404: (t) => setPath(t, at('NO_SUCH_KEY')),
+  };
+}
 
 /** 200 / 400 (non-numeric id) / 403 / 404 (unknown id) of a route that takes a build token. */
 function buildTokenRoute(build) {
@@ -496,11 +1006,73 @@ function expectHeader(t, name, expected) {
   return actual === expected ? undefined : `${name}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`;
 }
 
+/** The real reply's JSON body (undefined when it is not JSON). */
+function realJson(t) {
+  try {
+    return JSON.parse(t.real.body);
+  } catch {
+    return undefined;
+  }
+}
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+function expectField(t, name, expected) {
+  const body = realJson(t);
+  const actual = body ? body[name] : undefined;
+  return same(actual, expected) ? undefined : `body.${name}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`;
+}
+
+/** A retry answers a new job, not the one retried. */
+function expectNewJob(t, retried) {
+  const body = realJson(t);
+  return body && body.id !== retried.id ? undefined : `body.id: expected a new job, got the retried job ${retried.id}`;
+}
+
+function expectMessageMentions(t, word) {
+  const body = realJson(t);
+  return body && typeof body.message === 'string' && body.message.includes(word)
+    ? undefined
+    : `message: expected it to name the status "${word}", got ${JSON.stringify(body && body.message)}`;
+}
+
+/** A list reply where every item passes `test` (and there is at least one). */
+function expectEvery(t, test, what) {
+  const items = realJson(t);
+  if (!Array.isArray(items) || items.length === 0) return `body: expected a non-empty list, got ${t.real.body}`;
+  const wrong = items.find((item) => !test(item));
+  return wrong ? `body: expected only items that are ${what}, got ${JSON.stringify(wrong)}` : undefined;
+}
+
+/** A list reply with an item that has every field of `subset`. */
+function expectIncludes(t, subset) {
+  const items = realJson(t);
+  const found = Array.isArray(items) && items.some((item) => Object.entries(subset).every(([key, value]) => same(item[key], value)));
+  return found ? undefined : `body: expected an item with ${JSON.stringify(subset)}, got ${t.real.body}`;
+}
+
+/** Page 1 of several, `perPage` items long: the pagination headers say so. */
+function expectFirstPage(t, perPage) {
+  const items = realJson(t);
+  if (!Array.isArray(items) || items.length !== perPage) return `body: expected ${perPage} items (a full first page), got ${t.real.body}`;
+  const link = t.real.headers.link || '';
+  return (
+    expectHeader(t, 'x-page', '1') ||
+    expectHeader(t, 'x-per-page', String(perPage)) ||
+    expectHeader(t, 'x-next-page', '2') ||
+    expectHeader(t, 'x-prev-page', '') ||
+    (link.includes('rel="next"') ? undefined : `link: expected a rel="next" link, got ${JSON.stringify(link)}`)
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dredd hooks
 // ---------------------------------------------------------------------------------------------
 
-/** afterEach checks registered by the plans, by transaction name. */
+/**
+ * afterEach checks registered by the plans, by transaction (names are not unique: JSON and form
+ * variants). A check returns (or resolves to) a problem to report, or undefined.
+ */
 const checks = new Map();
 
 hooks.beforeAll((transactions, done) => {
@@ -533,15 +1105,27 @@ async function prepare(t) {
   }
   const plan = PLANS[route] && PLANS[route][status];
   if (!plan) throw new Error(`no plan for "${t.name}": add one to test/contract/hooks.cjs`);
-  if (t.request.uri.startsWith('/api/v4/')) setHeader(t, 'PRIVATE-TOKEN', ADMIN_TOKEN);
-  await plan(t, { json, check: (fn) => checks.set(t.name, fn) });
+  if (t.request.uri.startsWith('/api/v4/') && !UNAUTHENTICATED_ROUTES.has(route)) setHeader(t, 'PRIVATE-TOKEN', ADMIN_TOKEN);
+  await plan(t, { json, form: isForm(t), check: (fn) => checks.set(t, fn) });
 }
 
 hooks.afterEach((t, done) => {
-  const check = checks.get(t.name);
-  if (check && t.real) {
-    const problem = check();
-    if (problem) t.fail = problem;
+  const check = checks.get(t);
+  checks.delete(t);
+  // Only a reply with the expected status is worth checking further: Dredd reports the rest.
+  if (!check || !t.real || Number(t.real.statusCode) !== Number(t.expected.statusCode)) {
+    done();
+    return;
   }
-  done();
+  Promise.resolve()
+    .then(check)
+    .then(
+      (problem) => {
+        if (problem) t.fail = problem;
+      },
+      (err) => {
+        t.fail = `check error: ${err && err.stack ? err.stack : err}`;
+      },
+    )
+    .then(() => done());
 });

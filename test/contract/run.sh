@@ -93,7 +93,7 @@ CONTRACT_SERVER_URL=$SERVER_URL \
   CONTRACT_BODY_LIMIT_BYTES=$((BODY_LIMIT_MB * 1024 * 1024)) \
   CONTRACT_ARTIFACTS_LIMIT_BYTES=$((ARTIFACTS_LIMIT_MB * 1024 * 1024)) \
   NODE_NO_WARNINGS=1 \
-  setsid timeout --kill-after=10 "${CONTRACT_TIMEOUT_SECONDS:-300}" \
+  setsid timeout --kill-after=10 "${CONTRACT_TIMEOUT_SECONDS:-120}" \
   "$BIN/dredd" openapi.yaml "$PROXY_URL" \
   --hookfiles=test/contract/hooks.cjs \
   --loglevel=error \
