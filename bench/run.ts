@@ -1,7 +1,11 @@
 /** `make bench`: every scenario, one after the other, printing its figures. */
+import { benchRegisterPoll } from './registerPoll.js';
 import { benchTraceAppend } from './traceAppend.js';
 
-const scenarios: [string, () => Promise<string[]>][] = [['trace append', benchTraceAppend]];
+const scenarios: [string, () => Promise<string[]>][] = [
+  ['trace append', benchTraceAppend],
+  ['runner polls', benchRegisterPoll],
+];
 
 for (const [name, run] of scenarios) {
   console.log(`## ${name}`);

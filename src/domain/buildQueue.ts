@@ -4,7 +4,7 @@
  */
 import type { Db } from '../store/db.js';
 import { transitionBuild, type BuildRecord } from '../store/builds.js';
-import { claimBuild, sharedRunnerCandidates, specificRunnerCandidates, type SharedQueueCursor } from '../store/buildQueue.js';
+import { claimBuild, sharedRunnerCandidates, specificRunnerCandidates, type PickFilter, type SharedQueueCursor } from '../store/buildQueue.js';
 import { findRunner, listRunnerProjectIds, type RunnerRecord } from '../store/runners.js';
 import type { Clock } from './clock.js';
 import { processPipeline } from './pipelineProcessing.js';
@@ -36,8 +36,12 @@ export function canPick(
  */
 export async function assignNextBuild(db: Db, clock: Clock, runner: RunnerRecord): Promise<BuildRecord | undefined> {
   // Only a locked runner's picks depend on its projects; spare the query on every other poll.
-  const runnerProjectIds = new Set(runner.locked ? await listRunnerProjectIds(db, runner.id) : []);
-  for await (const build of candidatesFor(db, runner)) {
+  const lockedTo = runner.locked ? await listRunnerProjectIds(db, runner.id) : undefined;
+  const runnerProjectIds = new Set(lockedTo ?? []);
+  const filter: PickFilter = { runUntagged: runner.runUntagged, tagList: runner.tagList, onlyProjectIds: lockedTo };
+  for await (const build of candidatesFor(db, runner, filter)) {
+    // The queries already apply these rules; checking again costs nothing and keeps
+    // can_pick? the single statement of them.
     if (!canPick(runner, runnerProjectIds, build)) continue;
     if (await claimBuild(db, build.id, runner.id, clock.now().toISOString())) {
       await processPipeline(db, build.pipelineId, clock);
@@ -50,11 +54,11 @@ export async function assignNextBuild(db: Db, clock: Clock, runner: RunnerRecord
   return undefined;
 }
 
-async function* candidatesFor(db: Db, runner: RunnerRecord): AsyncGenerator<BuildRecord> {
+async function* candidatesFor(db: Db, runner: RunnerRecord, filter: PickFilter): AsyncGenerator<BuildRecord> {
   if (runner.isShared) {
     let cursor: SharedQueueCursor | undefined;
     for (;;) {
-      const batch = await sharedRunnerCandidates(db, cursor, CANDIDATE_BATCH);
+      const batch = await sharedRunnerCandidates(db, filter, cursor, CANDIDATE_BATCH);
       for (const queued of batch) yield queued.build;
       const last = batch[batch.length - 1];
       if (!last || batch.length < CANDIDATE_BATCH) return;
@@ -63,7 +67,7 @@ async function* candidatesFor(db: Db, runner: RunnerRecord): AsyncGenerator<Buil
   }
   let afterId = 0;
   for (;;) {
-    const batch = await specificRunnerCandidates(db, runner.id, afterId, CANDIDATE_BATCH);
+    const batch = await specificRunnerCandidates(db, runner.id, filter, afterId, CANDIDATE_BATCH);
     yield* batch;
     const last = batch[batch.length - 1];
     if (!last || batch.length < CANDIDATE_BATCH) return;

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from './db.js';
+import { isPostgres, type Db } from './db.js';
 import { buildFromRow, type BuildRecord } from './builds.js';
 import { int } from './rows.js';
 
@@ -7,6 +7,18 @@ import { int } from './rows.js';
 export interface QueuedBuild {
   build: BuildRecord;
   runningOnShared: number;
+}
+
+/**
+ * What a runner may pick, applied in SQL so that a long queue of builds it can't take
+ * (tags it lacks, other projects when locked) is skipped by the database instead of
+ * being read and discarded batch by batch.
+ */
+export interface PickFilter {
+  runUntagged: boolean;
+  tagList: string[];
+  /** Set for a locked runner: only these projects' builds. */
+  onlyProjectIds?: number[];
 }
 
 /** Where the previous batch ended: the position of its last build in the queue order. */
@@ -23,7 +35,12 @@ const RUNNING_ON_SHARED = 'coalesce(shared_load.running, 0)';
  * OFFSET) so that builds claimed by other runners meanwhile cannot push unseen builds
  * past the window; a project whose load grows mid-scan merely shows up later again.
  */
-export async function sharedRunnerCandidates(db: Db, after: SharedQueueCursor | undefined, limit: number): Promise<QueuedBuild[]> {
+export async function sharedRunnerCandidates(
+  db: Db,
+  filter: PickFilter,
+  after: SharedQueueCursor | undefined,
+  limit: number,
+): Promise<QueuedBuild[]> {
   const sharedLoad = db('builds as running')
     .join('runners as runner', 'runner.id', 'running.runner_id')
     .where('running.status', 'running')
@@ -32,7 +49,7 @@ export async function sharedRunnerCandidates(db: Db, after: SharedQueueCursor | 
     .select('running.project_id')
     .count({ running: '*' })
     .as('shared_load');
-  const query = pendingUnassigned(db)
+  const query = pendingUnassigned(db, filter)
     .andWhere('project.shared_runners_enabled', true)
     .leftJoin(sharedLoad, 'shared_load.project_id', 'build.project_id')
     .select('build.*', db.raw(`${RUNNING_ON_SHARED} as running_on_shared`))
@@ -50,8 +67,14 @@ export async function sharedRunnerCandidates(db: Db, after: SharedQueueCursor | 
 }
 
 /** Builds of the projects a specific runner is assigned to, first in, first out. */
-export async function specificRunnerCandidates(db: Db, runnerId: number, afterId: number, limit: number): Promise<BuildRecord[]> {
-  const rows: Record<string, unknown>[] = await pendingUnassigned(db)
+export async function specificRunnerCandidates(
+  db: Db,
+  runnerId: number,
+  filter: PickFilter,
+  afterId: number,
+  limit: number,
+): Promise<BuildRecord[]> {
+  const rows: Record<string, unknown>[] = await pendingUnassigned(db, filter)
     .join('runner_projects as assigned', 'assigned.project_id', 'build.project_id')
     .andWhere('assigned.runner_id', runnerId)
     .andWhere('build.id', '>', afterId)
@@ -61,13 +84,26 @@ export async function specificRunnerCandidates(db: Db, runnerId: number, afterId
   return rows.map(buildFromRow);
 }
 
-/** The queue: pending builds nobody holds, of projects that are not being deleted. */
-function pendingUnassigned(db: Db): Knex.QueryBuilder {
-  return db('builds as build')
+/** The queue: pending builds nobody holds, of projects that are not being deleted, that the runner may pick. */
+function pendingUnassigned(db: Db, filter: PickFilter): Knex.QueryBuilder {
+  const query = db('builds as build')
     .join('projects as project', 'project.id', 'build.project_id')
     .where('build.status', 'pending')
     .whereNull('build.runner_id')
     .andWhere('project.pending_delete', false);
+  // tag_list is always written by JSON.stringify, so an untagged build's is exactly '[]'.
+  if (!filter.runUntagged) query.andWhereNot('build.tag_list', '[]');
+  if (filter.tagList.length === 0) query.andWhere('build.tag_list', '[]');
+  else query.andWhereRaw(...tagsWithin(db, filter.tagList));
+  if (filter.onlyProjectIds) query.whereIn('build.project_id', filter.onlyProjectIds);
+  return query;
+}
+
+/** Every tag of the build is one of `tags`: exact and case-sensitive, as tags are everywhere. */
+function tagsWithin(db: Db, tags: string[]): [string, string[]] {
+  if (isPostgres(db)) return ['build.tag_list::jsonb <@ ?::jsonb', [JSON.stringify(tags)]];
+  const placeholders = tags.map(() => '?').join(', ');
+  return [`not exists (select 1 from json_each(build.tag_list) where value not in (${placeholders}))`, tags];
 }
 
 /**
