@@ -31,7 +31,6 @@ import { unzipToMap, zipToBuffer } from './support/zip.js';
 const REGISTRATION_TOKEN = 'reg-token';
 const RUNNER_TOKEN = 'runner-token-1';
 const SHA = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
-const API = '/ci/api/v1';
 
 interface RecordedRequest {
   method: string;

@@ -4,12 +4,13 @@ import { HttpError, notFound } from '../http/errors.js';
 import type { AppDeps, Handler, OperationHandlers } from '../http/handlers.js';
 import { sendJson } from '../http/respond.js';
 import type { BuildRecord } from '../store/builds.js';
-import { findProjectJob, presentJobs } from './jobs.js';
+import { presentJobs } from './jobs.js';
+import { requireProjectJob } from './projectAccess.js';
 
 /** cancel, retry, play and erase of one job; each answers the job it leaves behind (for retry, the new one). */
 export function jobActionHandlers({ db, config, clock }: AppDeps): OperationHandlers {
   const action = (status: number, act: (build: BuildRecord) => Promise<BuildRecord>): Handler => async (c: OpenApiContext, ctx) => {
-    const build = await findProjectJob(db, c);
+    const build = await requireProjectJob(db, c);
     const after = await act(build).catch(actionRefusal);
     sendJson(ctx, status, (await presentJobs(db, [after], clock.now()))[0]);
   };

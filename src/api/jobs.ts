@@ -1,29 +1,18 @@
 import type { Context as OpenApiContext } from 'openapi-backend';
 import type { components } from '../generated/api.js';
 import { readTrace } from '../domain/traces.js';
-import { notFound } from '../http/errors.js';
-import { pathInteger, type AppDeps, type OperationHandlers } from '../http/handlers.js';
+import type { AppDeps, OperationHandlers } from '../http/handlers.js';
 import { pageRequest, setPaginationHeaders } from '../http/pagination.js';
 import { sendJson } from '../http/respond.js';
-import { findBuildInProject, listPipelineBuilds, type BuildRecord, type BuildStatus } from '../store/builds.js';
+import { listPipelineBuilds, type BuildRecord, type BuildStatus } from '../store/builds.js';
 import type { Db } from '../store/db.js';
 import { listProjectBuilds } from '../store/listings.js';
-import { findPipelineInProject } from '../store/pipelines.js';
-import { findLiveProject } from '../store/projects.js';
 import { findRunner, type RunnerRecord } from '../store/runners.js';
 import { sendArtifacts } from './artifacts.js';
 import { presentJob } from './presenters.js';
-import { requireLiveProject } from './projectAccess.js';
+import { requireLiveProject, requireProjectJob, requireProjectPipeline } from './projectAccess.js';
 
 type Job = components['schemas']['Job'];
-
-/** The job `{job_id}` of the live project `{id}`; a job of another project is 404. */
-export async function findProjectJob(db: Db, c: OpenApiContext): Promise<BuildRecord> {
-  const project = await findLiveProject(db, pathInteger(c, 'id'));
-  const build = project && (await findBuildInProject(db, project.id, pathInteger(c, 'job_id')));
-  if (!build) throw notFound();
-  return build;
-}
 
 /** Looks up the runners of `builds`, each once. */
 export async function lookUpRunners(db: Db, builds: BuildRecord[]): Promise<(build: BuildRecord) => RunnerRecord | undefined> {
@@ -42,13 +31,11 @@ export async function presentJobs(db: Db, builds: BuildRecord[], now: Date): Pro
 
 /** The user API's view of builds ("jobs" in GitLab v4 words). Projects pending deletion are invisible. */
 export function jobHandlers({ db, config, clock }: AppDeps): OperationHandlers {
-  const findJob = (c: OpenApiContext) => findProjectJob(db, c);
+  const findJob = (c: OpenApiContext) => requireProjectJob(db, c);
 
   return {
     async listPipelineJobs(c, ctx) {
-      const project = await findLiveProject(db, pathInteger(c, 'id'));
-      const pipeline = project && (await findPipelineInProject(db, project.id, pathInteger(c, 'pipeline_id')));
-      if (!pipeline) throw notFound();
+      const pipeline = await requireProjectPipeline(db, c);
       const builds = await listPipelineBuilds(db, pipeline.id); // stage order, then id
       sendJson(ctx, 200, await presentJobs(db, builds, clock.now()));
     },
@@ -75,7 +62,7 @@ export function jobHandlers({ db, config, clock }: AppDeps): OperationHandlers {
     },
 
     async downloadJobArtifacts(c, ctx) {
-      await sendArtifacts(ctx, config.dataDir, await findJob(c));
+      await sendArtifacts(ctx, db, config.dataDir, await findJob(c));
     },
   };
 }

@@ -1,31 +1,19 @@
-import type { Context as OpenApiContext } from 'openapi-backend';
 import { cancelPipeline, retryPipeline } from '../domain/buildActions.js';
 import { createPipeline } from '../domain/pipelineCreation.js';
-import { notFound } from '../http/errors.js';
-import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
+import type { AppDeps, JsonBody, OperationHandlers } from '../http/handlers.js';
 import { pageRequest, setPaginationHeaders } from '../http/pagination.js';
 import { sendJson } from '../http/respond.js';
 import { listProjectPipelines } from '../store/listings.js';
-import { findPipelineInProject, type PipelineRecord, type PipelineStatus } from '../store/pipelines.js';
-import { findLiveProject } from '../store/projects.js';
+import type { PipelineStatus } from '../store/pipelines.js';
 import { refusingInvalidConfig } from './pipelineCreationErrors.js';
 import { actionRefusal } from './jobActions.js';
 import { presentPipeline } from './presenters.js';
-import { requireLiveProject } from './projectAccess.js';
+import { requireLiveProject, requireProjectPipeline } from './projectAccess.js';
 
 export function pipelineHandlers({ db, clock }: AppDeps): OperationHandlers {
-  /** The pipeline `{pipeline_id}` of the live project `{id}`. */
-  const findPipeline = async (c: OpenApiContext): Promise<PipelineRecord> => {
-    const project = await findLiveProject(db, pathInteger(c, 'id'));
-    const pipeline = project && (await findPipelineInProject(db, project.id, pathInteger(c, 'pipeline_id')));
-    if (!pipeline) throw notFound();
-    return pipeline;
-  };
-
   return {
     async createPipeline(c, ctx) {
-      const project = await findLiveProject(db, pathInteger(c, 'id'));
-      if (!project) throw notFound();
+      const project = await requireLiveProject(db, c);
       const body = c.request.requestBody as JsonBody<'createPipeline'>;
       const pipeline = await refusingInvalidConfig('400 (Bad request) "ci_config" is invalid', () =>
         createPipeline(db, clock, project, {
@@ -41,7 +29,7 @@ export function pipelineHandlers({ db, clock }: AppDeps): OperationHandlers {
     },
 
     async getPipeline(c, ctx) {
-      sendJson(ctx, 200, presentPipeline(await findPipeline(c)));
+      sendJson(ctx, 200, presentPipeline(await requireProjectPipeline(db, c)));
     },
 
     /** Newest first, one page at a time, optionally only one `status` or `ref`. */
@@ -63,12 +51,12 @@ export function pipelineHandlers({ db, clock }: AppDeps): OperationHandlers {
     },
 
     async cancelPipeline(c, ctx) {
-      const pipeline = await cancelPipeline(db, clock, await findPipeline(c)).catch(actionRefusal);
+      const pipeline = await cancelPipeline(db, clock, await requireProjectPipeline(db, c)).catch(actionRefusal);
       sendJson(ctx, 200, presentPipeline(pipeline));
     },
 
     async retryPipeline(c, ctx) {
-      const pipeline = await retryPipeline(db, clock, await findPipeline(c)).catch(actionRefusal);
+      const pipeline = await retryPipeline(db, clock, await requireProjectPipeline(db, c)).catch(actionRefusal);
       sendJson(ctx, 201, presentPipeline(pipeline));
     },
   };

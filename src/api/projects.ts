@@ -3,8 +3,9 @@ import { newToken } from '../domain/tokens.js';
 import { notFound } from '../http/errors.js';
 import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
 import { sendJson } from '../http/respond.js';
-import { findLiveProject, insertProject } from '../store/projects.js';
+import { insertProject } from '../store/projects.js';
 import { presentProject } from './presenters.js';
+import { requireLiveProject } from './projectAccess.js';
 
 export function projectHandlers({ db, config, clock, log }: AppDeps): OperationHandlers {
   return {
@@ -24,8 +25,7 @@ export function projectHandlers({ db, config, clock, log }: AppDeps): OperationH
     },
 
     async getProject(c, ctx) {
-      const project = await findLiveProject(db, pathInteger(c, 'id'));
-      if (!project) throw notFound();
+      const project = await requireLiveProject(db, c);
       sendJson(ctx, 200, presentProject(project));
     },
 

@@ -9,9 +9,9 @@ import { HttpError, notFound } from '../http/errors.js';
 import { pageRequest, setPaginationHeaders } from '../http/pagination.js';
 import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
 import { sendJson, sendNoContent } from '../http/respond.js';
-import { findLiveProject } from '../store/projects.js';
 import { countRunners, deleteRunner, findRunner, listRunnerProjects, listRunners } from '../store/runners.js';
 import { presentRunner, presentRunnerDetails } from './presenters.js';
+import { requireLiveProject } from './projectAccess.js';
 
 const refused = (reason: string) => new HttpError(400, `400 Bad request - ${reason}`);
 
@@ -48,8 +48,7 @@ export function runnerAdminHandlers({ db, clock }: AppDeps): OperationHandlers {
 
     async assignProjectRunner(c, ctx) {
       const body = c.request.requestBody as JsonBody<'assignProjectRunner'>;
-      const project = await findLiveProject(db, pathInteger(c, 'id'));
-      if (!project) throw notFound();
+      const project = await requireLiveProject(db, c);
       const outcome = await assignRunnerToProject(db, body.runner_id, project.id);
       if (outcome.kind === 'unknown-runner') throw notFound();
       if (outcome.kind === 'refused') throw refused(outcome.reason);
@@ -57,8 +56,7 @@ export function runnerAdminHandlers({ db, clock }: AppDeps): OperationHandlers {
     },
 
     async unassignProjectRunner(c, ctx) {
-      const project = await findLiveProject(db, pathInteger(c, 'id'));
-      if (!project) throw notFound();
+      const project = await requireLiveProject(db, c);
       const outcome = await unassignRunnerFromProject(db, pathInteger(c, 'runner_id'), project.id);
       if (outcome.kind === 'not-assigned') throw notFound();
       if (outcome.kind === 'refused') throw refused(outcome.reason);

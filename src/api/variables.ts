@@ -1,7 +1,7 @@
 import type { Context as OpenApiContext } from 'openapi-backend';
 import { createProjectVariable, VariableKeyTaken } from '../domain/variables.js';
 import { HttpError, notFound } from '../http/errors.js';
-import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
+import type { AppDeps, JsonBody, OperationHandlers } from '../http/handlers.js';
 import { sendJson, sendNoContent } from '../http/respond.js';
 import { deleteProjectVariable, findProjectVariable, listProjectVariables, updateProjectVariable } from '../store/variables.js';
 import { requireLiveProject } from './projectAccess.js';
