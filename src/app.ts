@@ -38,7 +38,7 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
     if (isClientAbort(err)) return;
     deps.log(`error: ${err.stack ?? err.message}`);
   });
-  app.use(errorMiddleware(deps.log));
+  app.use(errorMiddleware(deps.log, deps.config.maxBodyBytes + DRAIN_ALLOWANCE_BYTES));
   app.use(
     koaBody({
       json: true,
@@ -49,13 +49,24 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
       text: false,
       multipart: false,
       jsonLimit: deps.config.maxBodyBytes,
-      // Only JSON and form bodies are parsed here; trace and artifact bodies stream in their own handlers.
+      // Only JSON and form bodies are parsed here; trace and artifact bodies stream in their own
+      // handlers, and the trigger endpoints' multipart forms are read by openapiRouter.
       parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
     }),
   );
-  app.use(await openapiRouter(deps, handlers));
+  app.use(await openapiRouter(deps, handlers, MULTIPART_FORM_OPERATIONS));
   return app;
 }
+
+/**
+ * The trigger endpoints also take multipart text forms, since GitLab's documented calls use
+ * `curl -F`. koa-body cannot parse those for them alone: its multipart parsing would also
+ * swallow the artifacts upload, which streams its multipart body in its handler.
+ */
+const MULTIPART_FORM_OPERATIONS: ReadonlySet<string> = new Set(['triggerPipeline', 'triggerBuildsLegacy', 'triggerBuildsLegacyJson']);
+
+/** How far past the body limit a declared length may go and still be drained after a 413. */
+const DRAIN_ALLOWANCE_BYTES = 1024 * 1024;
 
 const CLIENT_ABORT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CHUNK_SIZE']);
 

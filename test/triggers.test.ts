@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { components } from '../src/generated/api.js';
@@ -341,6 +342,127 @@ describe('triggers', () => {
       assert.equal(reply.status, 400, reply.text);
       assert.equal((reply.body as Message).message, 'No builds created');
       assert.ok((reply.body as Message).errors?.some((error) => error.includes('feature')), reply.text);
+    });
+  });
+
+  // GitLab's documented calls: `curl -X POST -F token=TOKEN -F ref=master -F "variables[KEY]=value"`.
+  describe('multipart forms (curl -F)', () => {
+    const legacyPath = (projectId: number, ref: string, suffix = '') => `/ci/api/v1/projects/${projectId}/refs/${ref}/trigger${suffix}`;
+    type CurlForm = { contentType: string; body: string };
+
+    /** A multipart body built by hand, as curl writes it: a part per field, no charset. */
+    function curlForm(fields: [string, string][], boundary = '------------------------d74496d66958873e'): CurlForm {
+      const parts = fields.map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
+      return { contentType: `multipart/form-data; boundary=${boundary}`, body: `${parts.join('')}--${boundary}--\r\n` };
+    }
+
+    async function postMultipart(path: string, form: CurlForm | FormData): Promise<ApiReply<unknown>> {
+      const init: RequestInit =
+        form instanceof FormData ? { method: 'POST', body: form } : { method: 'POST', headers: { 'Content-Type': form.contentType }, body: form.body };
+      const response = await fetch(`${coordinator.url}${path}`, init);
+      const text = await response.text();
+      const json = response.headers.get('content-type') === 'application/json' && text ? (JSON.parse(text) as unknown) : text;
+      return { status: response.status, headers: response.headers, body: json, text };
+    }
+
+    async function pipelineCount(projectId: number): Promise<number> {
+      const count = await coordinator.db('pipelines').where({ project_id: projectId }).count({ n: '*' });
+      return Number(count[0]?.n);
+    }
+
+    test('trigger/pipeline: variables[KEY] fields become the trigger variables, UTF-8 kept', async () => {
+      const { project, trigger } = await triggerableProject();
+      const form = new FormData();
+      form.append('token', trigger.token);
+      form.append('ref', 'master');
+      form.append('variables[DEPLOY_TARGET]', 'staging');
+      form.append('variables[GREETING]', 'grüß dich ☕');
+      const reply = await postMultipart(`/api/v4/projects/${project.id}/trigger/pipeline`, form);
+      assert.equal(reply.status, 201, reply.text);
+      assert.equal(reply.headers.get('content-type'), 'application/json');
+      const pipeline = reply.body as Schemas['Pipeline'];
+      assert.equal(pipeline.ref, 'master');
+      assert.equal(pipeline.sha, PIPELINE_SHA);
+      const [, triggered] = await takeBuilds(project.runners_token, 2);
+      assert.deepEqual(sentVariables(triggered!).slice(-2), [
+        { key: 'DEPLOY_TARGET', value: 'staging', public: false },
+        { key: 'GREETING', value: 'grüß dich ☕', public: false },
+      ]);
+    });
+
+    test('legacy trigger and its .json variant: the trigger request holds the variables given', async () => {
+      const { project, trigger } = await triggerableProject();
+      const plain = await postMultipart(legacyPath(project.id, 'master'), curlForm([['token', trigger.token], ['variables[RUN_NIGHTLY_BUILD]', 'true']]));
+      assert.equal(plain.status, 201, plain.text);
+      assert.deepEqual((plain.body as Schemas['TriggerRequest']).variables, { RUN_NIGHTLY_BUILD: 'true' });
+      const json = await postMultipart(legacyPath(project.id, 'master', '.json'), curlForm([['token', trigger.token]], 'X-BOUNDARY'));
+      assert.equal(json.status, 201, json.text);
+      assert.equal((json.body as Schemas['TriggerRequest']).variables, null);
+      assert.equal(await pipelineCount(project.id), 3);
+    });
+
+    test('refused as the same fields urlencoded are, and a file part is refused with 400', async () => {
+      const { project, trigger } = await triggerableProject();
+      const other = await triggerableProject();
+      const pipelinePath = `/api/v4/projects/${project.id}/trigger/pipeline`;
+      const expect = async (path: string, form: CurlForm | FormData, status: number, message: string) => {
+        const reply = await postMultipart(path, form);
+        assert.equal(reply.status, status, `${path}: ${reply.text}`);
+        assert.equal(reply.headers.get('content-type'), 'application/json');
+        assert.equal((reply.body as Message).message, message);
+      };
+      await expect(pipelinePath, curlForm([['ref', 'master']]), 400, '400 (Bad request) "token" not given');
+      await expect(pipelinePath, curlForm([['token', trigger.token]]), 400, '400 (Bad request) "ref" not given');
+      await expect(pipelinePath, curlForm([['token', other.trigger.token], ['ref', 'master']]), 401, '401 Unauthorized');
+      await expect(pipelinePath, curlForm([['token', 'not-a-trigger-token'], ['ref', 'master']]), 404, '404 Not Found');
+      const nested = curlForm([['token', trigger.token], ['ref', 'master'], ['variables[A][B]', 'x']]);
+      await expect(pipelinePath, nested, 400, 'variables needs to be a map of key-valued strings');
+      await expect(legacyPath(project.id, 'master'), curlForm([['token', trigger.token], ['variables', 'A=1']]), 400, 'variables needs to be a hash');
+
+      for (const path of [pipelinePath, legacyPath(project.id, 'master'), legacyPath(project.id, 'master', '.json')]) {
+        const withFile = new FormData();
+        withFile.append('token', trigger.token);
+        withFile.append('ref', 'master');
+        withFile.append('variables', new Blob(['DEPLOY_TARGET=staging\n']), 'variables.env');
+        await expect(path, withFile, 400, '400 Bad request - variables is a file: only text fields are accepted');
+      }
+      const tooMany = curlForm([['token', trigger.token], ['ref', 'master'], ...Array.from({ length: 200 }, (_, i): [string, string] => [`variables[K${i}]`, 'v'])]);
+      await expect(pipelinePath, tooMany, 400, '400 Bad request - too many form fields');
+      await expect(pipelinePath, { contentType: 'multipart/form-data', body: 'token=x' }, 400, '400 Bad request - Multipart: Boundary not found');
+      const unterminated = curlForm([['token', trigger.token], ['ref', 'master']]);
+      await expect(pipelinePath, { ...unterminated, body: unterminated.body.slice(0, 60) }, 400, '400 Bad request - Unexpected end of form');
+      assert.equal(await pipelineCount(project.id), 1, 'nothing was created');
+    });
+
+    test('a form over MAX_BODY_SIZE_MB gets 413, sent chunked or with its length', async () => {
+      const small = await startTestCoordinator({ MAX_BODY_SIZE_MB: '1' });
+      try {
+        const project = await new UserApi(small.url, small.adminToken).createProject();
+        // Each field within busboy's field size limit; together just over 1 MiB.
+        const form = curlForm(Array.from({ length: 17 }, (_, i): [string, string] => [`variables[K${i}]`, 'x'.repeat(62 * 1024)]));
+        for (const chunked of [true, false]) {
+          const reply = await new Promise<{ status: number | undefined; connection: string | undefined; text: string }>((resolve, reject) => {
+            const request = http.request(`${small.url}/api/v4/projects/${project.id}/trigger/pipeline`, {
+              method: 'POST',
+              headers: { 'Content-Type': form.contentType, ...(chunked ? {} : { 'Content-Length': Buffer.byteLength(form.body) }) },
+            });
+            request.on('response', (response) => {
+              let text = '';
+              response.setEncoding('utf8');
+              response.on('data', (chunk: string) => (text += chunk));
+              response.on('end', () => resolve({ status: response.statusCode, connection: response.headers.connection, text }));
+            });
+            // The server may close before the whole body is written.
+            request.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+            request.end(form.body);
+          });
+          assert.equal(reply.status, 413, `chunked ${chunked}: ${reply.text}`);
+          assert.equal(reply.connection, 'close');
+          assert.equal((JSON.parse(reply.text) as Message).message, '413 Request Entity Too Large');
+        }
+      } finally {
+        await small.stop();
+      }
     });
   });
 });

@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
-import { OpenAPIBackend, type Context as OpenApiContext } from 'openapi-backend';
+import { OpenAPIBackend, type Context as OpenApiContext, type Request } from 'openapi-backend';
 import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { tokensEqual } from '../domain/tokens.js';
 import { HttpError } from './errors.js';
 import type { AppDeps, OperationHandlers } from './handlers.js';
+import { receiveMultipartFields } from './multipartFields.js';
 
 export const specPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi.yaml');
 
@@ -15,7 +16,12 @@ export const specPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)
  * openapi.yaml first. Security (PRIVATE-TOKEN) is checked before validation, so an
  * unauthenticated caller learns nothing about the shape of the API.
  */
-export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers): Promise<Koa.Middleware> {
+export async function openapiRouter(
+  deps: AppDeps,
+  handlers: OperationHandlers,
+  /** Operations whose multipart bodies are plain text forms (`curl -F`), read before validation. */
+  multipartFormOperations: ReadonlySet<string> = new Set(),
+): Promise<Koa.Middleware> {
   const api = new OpenAPIBackend({
     definition: specPath,
     // Validators are compiled on first use instead of all at start-up (seconds for this
@@ -50,19 +56,26 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers):
     },
   });
   await api.init();
+  /** koa-body's parse, or for a multipart body (which koa-body leaves unread) what stands in for it. */
+  const requestBody = async (ctx: Koa.Context, request: Request): Promise<unknown> => {
+    if (ctx.request.body !== undefined || !ctx.is('multipart')) return ctx.request.body;
+    const operation = api.matchOperation(request);
+    if (operation?.operationId !== undefined && multipartFormOperations.has(operation.operationId)) {
+      return receiveMultipartFields(ctx, deps.config.maxBodyBytes);
+    }
+    // Any other multipart body is streamed by its handler (artifacts), which checks its parts
+    // itself; an empty form stands in for it so `required: true` holds.
+    return {};
+  };
+
   return async (ctx) => {
-    await api.handleRequest(
-      {
-        method: ctx.method,
-        path: ctx.path,
-        query: ctx.query as Record<string, string | string[]>,
-        headers: ctx.headers as Record<string, string | string[]>,
-        // A multipart body is left unread for its handler to stream (artifacts), which checks
-        // its parts itself; an empty form stands in for it so `required: true` holds.
-        body: ctx.request.body ?? (ctx.is('multipart') ? {} : undefined),
-      },
-      ctx,
-    );
+    const request: Request = {
+      method: ctx.method,
+      path: ctx.path,
+      query: ctx.query as Record<string, string | string[]>,
+      headers: ctx.headers as Record<string, string | string[]>,
+    };
+    await api.handleRequest({ ...request, body: await requestBody(ctx, request) }, ctx);
   };
 }
 

@@ -816,7 +816,8 @@ const PLANS = {
     },
     404: (t) => setPath(t, { id: seeded.triggeredProject.id, trigger_id: UNKNOWN_ID }),
   },
-  // Authenticated by the trigger token alone; JSON and form bodies (same transaction names).
+  // Authenticated by the trigger token alone; JSON, urlencoded and multipart bodies (same
+  // transaction names: setBody writes the one of the transaction's media type).
   'POST /api/v4/projects/{id}/trigger/pipeline': {
     201: (t, { check }) => {
       need('triggers');
@@ -840,10 +841,14 @@ const PLANS = {
       setLegacyTrigger(t, 'master', { token: seeded.trigger.token, variables: { DEPLOY_TARGET: 'staging' } });
       check(() => expectField(t, 'variables', { DEPLOY_TARGET: 'staging' }));
     },
-    // JSON: a variable that is not a string; form: a ref no job runs on ("No builds created").
-    400: (t, { form }) => {
+    // JSON: a variable that is not a string; urlencoded: a ref no job runs on ("No builds
+    // created"); multipart: a file part, which only text forms may not have.
+    400: (t, { form, multipart, check }) => {
       need('triggers');
-      if (form) setLegacyTrigger(t, 'release', { token: seeded.trigger.token });
+      if (multipart) {
+        setLegacyTriggerWithFile(t);
+        check(() => expectField(t, 'message', '400 Bad request - variables is a file: only text fields are accepted'));
+      } else if (form) setLegacyTrigger(t, 'release', { token: seeded.trigger.token });
       else setLegacyTrigger(t, 'master', { token: seeded.trigger.token, variables: { DEPLOY_TARGET: 5 } });
     },
     401: (t) => {
@@ -875,25 +880,50 @@ function setLegacyTrigger(t, ref, fields) {
   setBody(t, fields);
 }
 
-/** A JSON body, or a urlencoded one (`variables[KEY]=value`) when the transaction is the form variant. */
+/** A multipart legacy trigger whose variables come as a file (`curl -F variables=@vars.env`): 400. */
+function setLegacyTriggerWithFile(t) {
+  setPath(t, { id: seeded.triggeredProject.id, ref: 'master' });
+  setMultipartBody(t, [
+    { name: 'token', data: seeded.trigger.token },
+    { name: 'variables', filename: 'vars.env', data: 'DEPLOY_TARGET=staging\n' },
+  ]);
+}
+
+/**
+ * The body of the transaction's media type: JSON; urlencoded or multipart text fields
+ * (`variables[KEY]=value`, as `curl -F` sends them) for the form variants.
+ */
 function setBody(t, fields) {
-  if (!isForm(t)) {
+  if (!isForm(t) && !isMultipart(t)) {
     setJsonBody(t, fields);
     return;
   }
-  const form = new URLSearchParams();
+  const form = [];
   for (const [name, value] of Object.entries(fields)) {
     if (value !== null && typeof value === 'object') {
-      for (const [key, inner] of Object.entries(value)) form.append(`${name}[${key}]`, String(inner));
-    } else form.append(name, String(value));
+      for (const [key, inner] of Object.entries(value)) form.push([`${name}[${key}]`, String(inner)]);
+    } else form.push([name, String(value)]);
+  }
+  if (isMultipart(t)) {
+    setMultipartBody(t, form.map(([name, data]) => ({ name, data })));
+    return;
   }
   setHeader(t, 'Content-Type', 'application/x-www-form-urlencoded');
-  t.request.body = form.toString();
+  t.request.body = new URLSearchParams(form).toString();
+}
+
+/** The request's Content-Type as Dredd made it from the media type (before any plan rewrote it). */
+function requestContentType(t) {
+  const contentType = Object.entries(t.request.headers).find(([name]) => name.toLowerCase() === 'content-type');
+  return contentType ? contentType[1] : '';
 }
 
 function isForm(t) {
-  const contentType = Object.entries(t.request.headers).find(([name]) => name.toLowerCase() === 'content-type');
-  return Boolean(contentType && contentType[1].startsWith('application/x-www-form-urlencoded'));
+  return requestContentType(t).startsWith('application/x-www-form-urlencoded');
+}
+
+function isMultipart(t) {
+  return requestContentType(t).startsWith('multipart/form-data');
 }
 
 /**
@@ -1106,7 +1136,7 @@ async function prepare(t) {
   const plan = PLANS[route] && PLANS[route][status];
   if (!plan) throw new Error(`no plan for "${t.name}": add one to test/contract/hooks.cjs`);
   if (t.request.uri.startsWith('/api/v4/') && !UNAUTHENTICATED_ROUTES.has(route)) setHeader(t, 'PRIVATE-TOKEN', ADMIN_TOKEN);
-  await plan(t, { json, form: isForm(t), check: (fn) => checks.set(t, fn) });
+  await plan(t, { json, form: isForm(t), multipart: isMultipart(t), check: (fn) => checks.set(t, fn) });
 }
 
 hooks.afterEach((t, done) => {
