@@ -34,7 +34,7 @@ interface StatusCarrier {
  * body parsers (koa-body, raw-body, formidable) carry their status in different
  * fields; anything without one is our bug and answers 500 without detail.
  */
-export function errorMiddleware(log: (line: string) => void): Koa.Middleware {
+export function errorMiddleware(log: (line: string) => void, drainLimitBytes: number): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -47,7 +47,7 @@ export function errorMiddleware(log: (line: string) => void): Koa.Middleware {
       }
       const status = clientStatusOf(err);
       if (status !== undefined) {
-        if (status === 413) ctx.set('Connection', 'close');
+        if (status === 413) closeUnlessShortRemainder(ctx, drainLimitBytes);
         sendJson(ctx, status, { message: messageFor(status, err) });
         return;
       }
@@ -55,6 +55,18 @@ export function errorMiddleware(log: (line: string) => void): Koa.Middleware {
       sendJson(ctx, 500, { message: '500 Internal Server Error' });
     }
   };
+}
+
+/**
+ * After a 413, a body that declared a length only a little over the limit is read to its
+ * end and thrown away (Node does that once the answer is sent), so that the client, or a
+ * proxy in front of us, can finish writing, read the 413 and keep its connection.
+ * Anything bigger, or of unknown length, gets `Connection: close` instead: we never read
+ * an unbounded body just to be polite.
+ */
+function closeUnlessShortRemainder(ctx: Koa.Context, drainLimitBytes: number): void {
+  const declared = Number(ctx.get('Content-Length'));
+  if (!(Number.isSafeInteger(declared) && declared > 0 && declared <= drainLimitBytes)) ctx.set('Connection', 'close');
 }
 
 function clientStatusOf(err: StatusCarrier): number | undefined {
