@@ -32,7 +32,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { deleteArtifacts, placeArtifactsFile, recordPlacedArtifacts } from '../src/domain/artifacts.js';
+import { findBuild } from '../src/store/builds.js';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
+import { receivedUpload } from './support/receivedUpload.js';
 import { BuildStarter, ManualClock } from './support/runningBuilds.js';
 import { UserApi } from './support/userApi.js';
 import { unzipToMap, zipToBuffer } from './support/zip.js';
@@ -118,8 +121,10 @@ describe('build artifacts', () => {
     return send(coordinator.url, 'GET', `/ci/api/v1/builds/${buildId}/artifacts${suffix}`, { 'Build-Token': token });
   }
 
-  function storedFile(buildId: number): string {
-    return path.join(coordinator.dataDir, 'artifacts', String(buildId), 'artifacts.zip');
+  /** The files in the build's archive directory: one per stored archive, none once removed. */
+  function storedFiles(buildId: number): string[] {
+    const dir = path.join(coordinator.dataDir, 'artifacts', String(buildId));
+    return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
   }
 
   function tmpEntries(): string[] {
@@ -183,6 +188,7 @@ describe('build artifacts', () => {
     const reply = await download(build.id, build.token);
     assert.equal(reply.headers['content-disposition'], 'attachment; filename=second.zip');
     assert.ok(reply.body.equals(second));
+    assert.equal(storedFiles(build.id).length, 1, 'the replaced archive\'s file is gone');
   });
 
   test('a download during a re-upload gets the old or the new archive, always complete', async () => {
@@ -216,6 +222,7 @@ describe('build artifacts', () => {
     assert.equal((await finished).status, 201);
     const last = await download(build.id, build.token);
     assert.ok(last.body.equals(fresh));
+    assert.equal(storedFiles(build.id).length, 1);
   });
 
   test('P5, G2, D2: the project runners token uploads, downloads and deletes', async () => {
@@ -229,7 +236,7 @@ describe('build artifacts', () => {
       const removed = await send(coordinator.url, 'DELETE', `/ci/api/v1/builds/${build.id}/artifacts`, { 'Build-Token': runnersToken });
       assert.equal(removed.status, 200);
     }
-    assert.equal(fs.existsSync(storedFile(build.id)), false);
+    assert.deepEqual(storedFiles(build.id), []);
   });
 
   test('the token may come as a query parameter, or as a form field before the file', async () => {
@@ -281,7 +288,7 @@ describe('build artifacts', () => {
     assert.equal(garbled.status, 400);
     assert.equal(typeof (garbled.json() as { message: unknown }).message, 'string');
     assert.deepEqual(await artifactsColumns(build.id), { artifacts_filename: null, artifacts_size: null, artifacts_expire_at: null });
-    assert.equal(fs.existsSync(storedFile(build.id)), false);
+    assert.deepEqual(storedFiles(build.id), []);
     assert.deepEqual(tmpEntries(), []);
   });
 
@@ -350,11 +357,11 @@ describe('build artifacts', () => {
     ]);
     assert.equal(inField.status, 400);
     assert.deepEqual(await artifactsColumns(build.id), { artifacts_filename: null, artifacts_size: null, artifacts_expire_at: null });
-    assert.equal(fs.existsSync(storedFile(build.id)), false);
+    assert.deepEqual(storedFiles(build.id), []);
     assert.deepEqual(tmpEntries(), []);
   });
 
-  test('filenames are sanitised; the file on disk is named by the build id only', async () => {
+  test('filenames are sanitised; the file on disk is named by the build id and a server-made key only', async () => {
     const { build } = await startBuild();
     const zip = await zipToBuffer({ 's.txt': 's' });
     const cases: [string, string][] = [
@@ -377,7 +384,10 @@ describe('build artifacts', () => {
     const fetched = await download(build.id, build.token);
     // Non-ASCII letters: an ASCII fallback plus RFC 6266's filename*.
     assert.equal(fetched.headers['content-disposition'], `attachment; filename="h_llo.zip"; filename*=UTF-8''h%C3%A9llo.zip`);
-    assert.deepEqual(fs.readdirSync(path.join(coordinator.dataDir, 'artifacts', String(build.id))), ['artifacts.zip']);
+    // Eight uploads, one file: each re-upload removed the archive it replaced.
+    const [stored, ...others] = storedFiles(build.id);
+    assert.deepEqual(others, []);
+    assert.match(stored ?? '', /^[0-9a-f]{30}\.zip$/, 'named by a server-made key');
     assert.equal(fs.existsSync(path.join(coordinator.dataDir, 'etc')), false);
   });
 
@@ -502,14 +512,14 @@ describe('build artifacts', () => {
     const { build, runner } = await startBuild();
     const zip = await zipToBuffer({ 'd.txt': 'd' });
     assert.equal((await runner.uploadArtifacts(build.id, build.token, { stream: Readable.from([zip]) }, { expireIn: '1 week' })).status, 201);
-    assert.ok(fs.existsSync(storedFile(build.id)));
+    assert.equal(storedFiles(build.id).length, 1);
     for (let i = 0; i < 2; i++) {
       const removed = await send(coordinator.url, 'DELETE', `/ci/api/v1/builds/${build.id}/artifacts?token=${build.token}`, {});
       assert.equal(removed.status, 200);
       assert.equal(removed.headers['content-type'], 'application/json');
       assert.equal(removed.body.toString(), 'true');
     }
-    assert.equal(fs.existsSync(storedFile(build.id)), false);
+    assert.deepEqual(storedFiles(build.id), []);
     assert.deepEqual(await artifactsColumns(build.id), { artifacts_filename: null, artifacts_size: null, artifacts_expire_at: null });
     assert.equal((await download(build.id, build.token)).status, 404);
   });
@@ -553,6 +563,63 @@ describe('build artifacts', () => {
     const fetched = await runner.downloadArtifacts(dependency.id, dependency.token);
     assert.equal(fetched.status, 200);
     assert.ok(fetched.body.equals(zip));
+  });
+
+  // An upload places its file, then switches the row to it: a delete, an erase or a project
+  // deletion landing between those two statements cannot be timed through HTTP, so these
+  // drive the domain functions in that order, against the server's real database and files.
+  describe('removals racing an upload', () => {
+    test('a DELETE that read the row before a re-upload leaves the new archive alone', async () => {
+      const { build, runner } = await startBuild();
+      const old = await zipToBuffer({ 'old.txt': 'old' });
+      const fresh = await zipToBuffer({ 'new.txt': 'new' });
+      assert.equal((await runner.uploadArtifacts(build.id, build.token, { stream: Readable.from([old]) })).status, 201);
+      const seenByDelete = await findBuild(coordinator.db, build.id);
+      assert.ok(seenByDelete?.artifactsFileKey);
+
+      assert.equal((await runner.uploadArtifacts(build.id, build.token, { stream: Readable.from([fresh]) })).status, 201);
+      await deleteArtifacts(coordinator.db, coordinator.dataDir, seenByDelete);
+
+      const reply = await download(build.id, build.token);
+      assert.equal(reply.status, 200);
+      assert.ok(reply.body.equals(fresh));
+      assert.equal(storedFiles(build.id).length, 1);
+    });
+
+    test('an erase between placing and recording: the upload is refused and its file removed', async () => {
+      const { build, runner, projectId } = await startBuild();
+      const placed = await placeArtifactsFile(coordinator.dataDir, build.id, receivedUpload(coordinator.dataDir, await zipToBuffer({ 'a.txt': 'a' })), null);
+      assert.equal((await runner.putBuild(build.id, { state: 'success' })).status, 200);
+      assert.equal((await api.request('POST', `/api/v4/projects/${projectId}/jobs/${build.id}/erase`)).status, 201);
+
+      assert.equal(await recordPlacedArtifacts(coordinator.db, coordinator.dataDir, build.id, placed), false);
+      assert.deepEqual(storedFiles(build.id), []);
+      assert.deepEqual(await artifactsColumns(build.id), { artifacts_filename: null, artifacts_size: null, artifacts_expire_at: null });
+    });
+
+    test('an erase after recording removes the recorded archive', async () => {
+      const { build, runner, projectId } = await startBuild();
+      const placed = await placeArtifactsFile(coordinator.dataDir, build.id, receivedUpload(coordinator.dataDir, await zipToBuffer({ 'a.txt': 'a' })), null);
+      assert.equal(await recordPlacedArtifacts(coordinator.db, coordinator.dataDir, build.id, placed), true);
+      assert.equal((await runner.putBuild(build.id, { state: 'success' })).status, 200);
+      assert.equal((await api.request('POST', `/api/v4/projects/${projectId}/jobs/${build.id}/erase`)).status, 201);
+      assert.deepEqual(storedFiles(build.id), []);
+    });
+
+    test('a project deletion between placing and recording: the upload is refused and its file removed', async () => {
+      const { build, projectId } = await startBuild();
+      const placed = await placeArtifactsFile(coordinator.dataDir, build.id, receivedUpload(coordinator.dataDir, await zipToBuffer({ 'a.txt': 'a' })), null);
+      assert.equal((await api.request('DELETE', `/api/v4/projects/${projectId}`)).status, 202);
+
+      // Flagged when DELETE answered; the background removal may or may not have reached the build yet.
+      assert.equal(await recordPlacedArtifacts(coordinator.db, coordinator.dataDir, build.id, placed), false);
+      assert.deepEqual(storedFiles(build.id), []);
+      // Bounded by attempts, not by a clock: the removal must finish before the server stops.
+      for (let attempt = 0; attempt < 2000 && (await coordinator.db('projects').where({ id: projectId })).length > 0; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.equal(fs.existsSync(path.join(coordinator.dataDir, 'artifacts', String(build.id))), false);
+    });
   });
 });
 

@@ -6,12 +6,16 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { HousekeepingSchedule, type HousekeepingReport } from '../src/domain/housekeeping.js';
-import { artifactsFilePath } from '../src/store/artifacts.js';
+import { placeArtifactsFile, recordPlacedArtifacts, removeArtifacts } from '../src/domain/artifacts.js';
+import { HousekeepingSchedule, removeExpiredArtifacts, type HousekeepingReport } from '../src/domain/housekeeping.js';
+import { artifactsDirectory } from '../src/store/artifacts.js';
+import { listExpiredArtifacts } from '../src/store/housekeeping.js';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
+import { receivedUpload } from './support/receivedUpload.js';
 import { storedTrace } from './support/runnerApi.js';
 import { BuildStarter, ManualClock, type RunningBuild } from './support/runningBuilds.js';
 import { UserApi } from './support/userApi.js';
+import { zipToBuffer } from './support/zip.js';
 
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
@@ -64,6 +68,12 @@ async function finishedWithArtifacts(world: World, expireIn?: string): Promise<R
   return running;
 }
 
+/** The files in a build's archive directory: one while it has an archive, none once removed. */
+function archiveFiles(dataDir: string, buildId: number): string[] {
+  const dir = artifactsDirectory(dataDir, buildId);
+  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+}
+
 function countOf(text: string, part: string): number {
   return text.split(part).length - 1;
 }
@@ -75,7 +85,7 @@ describe('expired artifacts', () => {
     const later = await finishedWithArtifacts(world, '1 week');
     const forever = await finishedWithArtifacts(world);
     const dataDir = world.coordinator.config.dataDir;
-    const fileOf = (running: RunningBuild) => artifactsFilePath(dataDir, running.build.id);
+    const filesOf = (running: RunningBuild) => archiveFiles(dataDir, running.build.id);
 
     world.clock.advance(DAY + MINUTE);
     // Expired but not yet removed: the job no longer shows it, a download still gets it (as in GitLab).
@@ -84,20 +94,20 @@ describe('expired artifacts', () => {
     assert.equal((await expiring.runner.downloadArtifacts(expiring.build.id, expiring.build.token)).status, 200);
 
     assert.deepEqual(await world.coordinator.housekeeping.runOnce(), { expiredArtifacts: 1, stuckBuilds: 0 });
-    assert.equal(fs.existsSync(fileOf(expiring)), false);
+    assert.deepEqual(filesOf(expiring), []);
     const row = await buildRow(world, expiring.build.id);
     assert.deepEqual([row.artifacts_filename, row.artifacts_size, row.artifacts_expire_at], [null, null, null]);
     assert.equal((await expiring.runner.downloadArtifacts(expiring.build.id, expiring.build.token)).status, 404);
     for (const kept of [later, forever]) {
-      assert.ok(fs.existsSync(fileOf(kept)));
+      assert.equal(filesOf(kept).length, 1);
       assert.equal((await kept.runner.downloadArtifacts(kept.build.id, kept.build.token)).status, 200);
     }
 
     assert.deepEqual(await world.coordinator.housekeeping.runOnce(), { expiredArtifacts: 0, stuckBuilds: 0 });
     world.clock.advance(7 * DAY);
     assert.deepEqual(await world.coordinator.housekeeping.runOnce(), { expiredArtifacts: 1, stuckBuilds: 0 });
-    assert.equal(fs.existsSync(fileOf(later)), false);
-    assert.ok(fs.existsSync(fileOf(forever)));
+    assert.deepEqual(filesOf(later), []);
+    assert.equal(filesOf(forever).length, 1);
   });
 
   test('an archive expiring exactly now counts as expired, as in the payloads', async () => {
@@ -107,7 +117,65 @@ describe('expired artifacts', () => {
     assert.equal((await world.coordinator.housekeeping.runOnce()).expiredArtifacts, 0);
     world.clock.advance(1);
     assert.equal((await world.coordinator.housekeeping.runOnce()).expiredArtifacts, 1);
-    assert.equal(fs.existsSync(artifactsFilePath(world.coordinator.config.dataDir, expiring.build.id)), false);
+    assert.deepEqual(archiveFiles(world.coordinator.config.dataDir, expiring.build.id), []);
+  });
+});
+
+// The races between a re-upload and a pass happen between two statements of one request,
+// which no HTTP client can time. So these tests drive the domain functions themselves, in
+// the order that used to lose data, against the server's real SQLite database and real files;
+// the archives are uploaded and downloaded through HTTP around them.
+describe('expiry racing a re-upload', () => {
+  /** A running build with an archive that expired an hour ago. */
+  async function expiredArchive(world: World): Promise<RunningBuild> {
+    const running = await world.starter.start();
+    const upload = await running.runner.uploadArtifacts(running.build.id, running.build.token, { files: { 'old.txt': 'old' } }, { expireIn: '1 hour' });
+    assert.equal(upload.status, 201, upload.body.toString());
+    world.clock.advance(2 * HOUR);
+    return running;
+  }
+
+  test('a pass between the new file being placed and the row naming it removes the old archive only', async () => {
+    const world = await startWorld();
+    const { build, runner } = await expiredArchive(world);
+    const { db, config: { dataDir } } = world.coordinator;
+    const fresh = await zipToBuffer({ 'new.txt': 'new' });
+
+    const placed = await placeArtifactsFile(dataDir, build.id, receivedUpload(dataDir, fresh), null);
+    assert.equal(await removeExpiredArtifacts(db, world.clock, dataDir), 1, 'the expired archive goes');
+    assert.deepEqual(archiveFiles(dataDir, build.id), [`${placed.fileKey}.zip`], 'the new file stays');
+    assert.equal(await recordPlacedArtifacts(db, dataDir, build.id, placed), true);
+
+    const download = await runner.downloadArtifacts(build.id, build.token);
+    assert.equal(download.status, 200);
+    assert.ok(download.body.equals(fresh));
+    const row = await buildRow(world, build.id);
+    assert.deepEqual([row.artifacts_filename, row.artifacts_expire_at], ['new.zip', null]);
+    assert.deepEqual(archiveFiles(dataDir, build.id), [`${placed.fileKey}.zip`]);
+    assert.equal(await removeExpiredArtifacts(db, world.clock, dataDir), 0);
+  });
+
+  test('a pass that listed the old archive before a re-upload removes nothing after it', async () => {
+    const world = await startWorld();
+    const { build, runner } = await expiredArchive(world);
+    const { db, config: { dataDir } } = world.coordinator;
+    const [listed, ...others] = await listExpiredArtifacts(db, world.clock.now().toISOString(), 0, 100);
+    assert.ok(listed);
+    assert.deepEqual(others, []);
+
+    // Same name, and an expiry already passed too: only the file key tells the two archives apart.
+    const again = await runner.uploadArtifacts(build.id, build.token, { files: { 'new.txt': 'new' } }, { expireIn: '1 sec' });
+    assert.equal(again.status, 201);
+    world.clock.advance(MINUTE);
+    assert.equal(await removeArtifacts(db, dataDir, listed.buildId, listed.fileKey), false);
+
+    const download = await runner.downloadArtifacts(build.id, build.token);
+    assert.equal(download.status, 200);
+    assert.equal(download.body.length, JSON.parse(again.body.toString()).artifacts_file.size);
+    assert.equal(archiveFiles(dataDir, build.id).length, 1);
+    // The next pass sees the new archive, expired in its turn, and removes it.
+    assert.equal(await removeExpiredArtifacts(db, world.clock, dataDir), 1);
+    assert.deepEqual(archiveFiles(dataDir, build.id), []);
   });
 });
 
@@ -208,7 +276,7 @@ describe('several server processes', () => {
       stuck.push(...builds);
     }
 
-    for (const archive of expired) assert.equal(fs.existsSync(artifactsFilePath(dataDir, archive.build.id)), false);
+    for (const archive of expired) assert.deepEqual(archiveFiles(dataDir, archive.build.id), []);
     for (const build of stuck) {
       const trace = await storedTrace(first.coordinator.db, build.build.id);
       assert.equal(countOf(trace, 'This build was marked failed'), 1, `build ${build.build.id}: ${JSON.stringify(trace)}`);
@@ -224,11 +292,11 @@ describe('the schedule', () => {
     const world = await startWorld({ HOUSEKEEPING_INTERVAL_SECONDS: '1' });
     const expiring = await finishedWithArtifacts(world, '1 hour');
     world.clock.advance(2 * HOUR);
-    const file = artifactsFilePath(world.coordinator.config.dataDir, expiring.build.id);
+    const files = () => archiveFiles(world.coordinator.config.dataDir, expiring.build.id);
     // Waits for the event (the file disappearing), bounded so a broken timer fails instead of hanging.
     const deadline = Date.now() + 15_000;
-    while (fs.existsSync(file) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(fs.existsSync(file), false, 'the scheduled pass removed the expired archive');
+    while (files().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(files(), [], 'the scheduled pass removed the expired archive');
   });
 
   test('passes never overlap, a failing pass is logged and the next one still runs, stop waits for the pass in progress', async () => {

@@ -244,7 +244,8 @@ describe('user API: job actions', () => {
     test('removes the trace and the artifacts; the build endpoints then answer 403 "Build has been erased!"', async () => {
       const { project, runner } = await builds.prepare(TWO_STAGES);
       const build = await runNext(runner, 'success', { 'out/app': 'binary' });
-      const archive = path.join(coordinator.dataDir, 'artifacts', String(build.id), 'artifacts.zip');
+      const { artifacts_file_key: fileKey } = await coordinator.db('builds').where({ id: build.id }).first('artifacts_file_key');
+      const archive = path.join(coordinator.dataDir, 'artifacts', String(build.id), `${fileKey}.zip`);
       assert.ok(fs.existsSync(archive));
       assert.ok((await getJob(project.id, build.id)).artifacts_file);
 

@@ -6,6 +6,7 @@ import { pathInteger, type AppDeps, type Handler, type OperationHandlers } from 
 import { abandonRequestBody, discardReceivedFile, receiveMultipartFile } from '../http/multipartUpload.js';
 import { sendJson } from '../http/respond.js';
 import type { BuildRecord } from '../store/builds.js';
+import type { Db } from '../store/db.js';
 import { uploadTempDir } from '../store/artifacts.js';
 import { buildTokenOf, requireBuildAccess, singleValue } from './buildAccess.js';
 
@@ -47,11 +48,16 @@ export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandl
       }
       const expireAt = expireAtOrRefuse(queryExpireIn ?? received.fields.get('expire_in'), clock.now());
       const buildId = pathInteger(c, 'id');
-      await storeArtifacts(db, config.dataDir, buildId, {
+      const stored = await storeArtifacts(db, config.dataDir, buildId, {
         path: received.file.path,
         size: received.file.size,
         originalFilename: received.file.filename,
       }, expireAt);
+      if (!stored) {
+        // Erased, or its project deleted, while the file streamed in: answered as a new request would be.
+        await requireBuildAccess(db, c, token ?? received.fields.get('token'));
+        throw notFound();
+      }
       sendJson(ctx, 201, await buildDetailsPayload(db, clock, buildId));
     } finally {
       // Already moved on success; removed on every refusal, so nothing stays in tmp.
@@ -62,13 +68,13 @@ export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandl
   /** GET builds/:id/artifacts: any state, and expired archives too (see openArtifacts). */
   const download: Handler = async (c, ctx) => {
     const { build } = await requireBuildAccess(db, c);
-    await sendArtifacts(ctx, config.dataDir, build);
+    await sendArtifacts(ctx, db, config.dataDir, build);
   };
 
   /** DELETE builds/:id/artifacts: 200 `true` whether or not there was anything. */
   const remove: Handler = async (c, ctx) => {
     const { build } = await requireBuildAccess(db, c);
-    await deleteArtifacts(db, config.dataDir, build.id);
+    await deleteArtifacts(db, config.dataDir, build);
     sendJson(ctx, 200, true);
   };
 
@@ -83,8 +89,8 @@ export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandl
 }
 
 /** Streams a build's archive from disk with GitLab's download headers, or 404 when there is none. */
-export async function sendArtifacts(ctx: Koa.Context, dataDir: string, build: BuildRecord): Promise<void> {
-  const file = await openArtifacts(dataDir, build);
+export async function sendArtifacts(ctx: Koa.Context, db: Db, dataDir: string, build: BuildRecord): Promise<void> {
+  const file = await openArtifacts(db, dataDir, build);
   if (!file) throw notFound();
   ctx.status = 200;
   ctx.body = file.stream;

@@ -14,9 +14,9 @@ import {
   type BuildRecord,
   type BuildStatus,
 } from '../store/builds.js';
+import { removeArtifactsFile } from '../store/artifacts.js';
 import { findPipeline, lockPipeline, type PipelineRecord } from '../store/pipelines.js';
 import { overwriteTrace } from '../store/traces.js';
-import { deleteArtifacts } from './artifacts.js';
 import type { Clock } from './clock.js';
 import { processPipeline } from './pipelineProcessing.js';
 import { latestPerName } from './pipelineStatus.js';
@@ -86,15 +86,17 @@ export async function playBuild(db: Db, clock: Clock, build: BuildRecord): Promi
 /**
  * Removes a finished build's trace and artifacts and marks it erased, which closes its
  * build endpoints (403). The row is marked before the archive file goes, so no one is
- * offered a file being removed.
+ * offered a file being removed; only the file the row named then is removed.
  */
 export async function eraseBuild(db: Db, clock: Clock, dataDir: string, build: BuildRecord): Promise<BuildRecord> {
   const now = clock.now().toISOString();
-  await db.transaction(async (trx) => {
-    if (!(await markBuildErased(trx, build.id, FINISHED, now))) throw await illegal(trx, build, 'erase');
+  const erased = await db.transaction(async (trx) => {
+    const marked = await markBuildErased(trx, build.id, FINISHED, now);
+    if (!marked) throw await illegal(trx, build, 'erase');
     await overwriteTrace(trx, build.id, Buffer.alloc(0));
+    return marked;
   });
-  await deleteArtifacts(db, dataDir, build.id);
+  if (erased.artifactsFileKey !== null) await removeArtifactsFile(dataDir, build.id, erased.artifactsFileKey);
   return reread(db, build);
 }
 

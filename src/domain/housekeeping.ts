@@ -8,13 +8,12 @@ import { findBuild } from '../store/builds.js';
 import type { Db } from '../store/db.js';
 import {
   failStuckBuild,
-  forgetExpiredArtifacts,
   listExpiredArtifacts,
   listStuckBuilds,
   type StuckBuild,
 } from '../store/housekeeping.js';
 import { findLiveProject } from '../store/projects.js';
-import { removeArtifactsFile } from '../store/artifacts.js';
+import { removeArtifacts } from './artifacts.js';
 import type { Clock } from './clock.js';
 import { processPipeline } from './pipelineProcessing.js';
 import { appendTrace } from './traces.js';
@@ -47,8 +46,10 @@ export async function runHousekeeping(deps: HousekeepingDeps): Promise<Housekeep
 
 /**
  * Removes every archive whose expiry has passed: the row forgets it first, then the file
- * goes, and only in the process whose UPDATE cleared the row. Payloads stopped showing the
- * archive at its expiry already (hasArtifacts); this reclaims the disk.
+ * goes, and only in the process whose UPDATE cleared the row. The UPDATE is conditional on
+ * the file key listed, so an archive re-uploaded meanwhile (a new key, a new file) stays.
+ * Payloads stopped showing the archive at its expiry already (hasArtifacts); this
+ * reclaims the disk.
  */
 export async function removeExpiredArtifacts(db: Db, clock: Clock, dataDir: string): Promise<number> {
   const now = clock.now().toISOString();
@@ -57,10 +58,7 @@ export async function removeExpiredArtifacts(db: Db, clock: Clock, dataDir: stri
   for (;;) {
     const batch = await listExpiredArtifacts(db, now, afterId, BATCH);
     for (const expired of batch) {
-      if (await forgetExpiredArtifacts(db, expired)) {
-        await removeArtifactsFile(dataDir, expired.buildId);
-        removed++;
-      }
+      if (await removeArtifacts(db, dataDir, expired.buildId, expired.fileKey)) removed++;
     }
     const last = batch[batch.length - 1];
     if (!last || batch.length < BATCH) return removed;

@@ -5,9 +5,8 @@
  * process that dies midway leaves a flagged project that the next start finishes.
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Config } from '../config.js';
-import { artifactsFilePath } from '../store/artifacts.js';
+import { artifactsDirectory } from '../store/artifacts.js';
 import { deleteBuilds, listProjectBuildIds } from '../store/builds.js';
 import type { Db } from '../store/db.js';
 import { deleteFlaggedProjectRows, listProjectIdsPendingDelete, markProjectPendingDelete } from '../store/projects.js';
@@ -59,7 +58,7 @@ async function removeFlaggedProject(db: Db, dataDir: string, projectId: number):
     const buildIds = await listProjectBuildIds(db, projectId, BUILDS_PER_BATCH);
     if (buildIds.length === 0) break;
     for (const buildId of buildIds) {
-      await fs.rm(path.dirname(artifactsFilePath(dataDir, buildId)), { recursive: true, force: true });
+      await fs.rm(artifactsDirectory(dataDir, buildId), { recursive: true, force: true });
     }
     await db.transaction((trx) => deleteBuilds(trx, buildIds));
   }

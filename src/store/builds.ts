@@ -1,4 +1,5 @@
 import type { components } from '../generated/api.js';
+import { NO_ARTIFACTS } from './artifacts.js';
 import type { Db } from './db.js';
 import { bool, int, intOrNull, json } from './rows.js';
 
@@ -29,6 +30,8 @@ export interface BuildRecord {
   artifactsFilename: string | null;
   artifactsSize: number | null;
   artifactsExpireAt: string | null;
+  /** Names the archive's file (see src/store/artifacts.ts); set exactly when artifactsFilename is. */
+  artifactsFileKey: string | null;
   createdAt: string;
   queuedAt: string | null;
   startedAt: string | null;
@@ -123,6 +126,7 @@ export function buildFromRow(row: Record<string, unknown>): BuildRecord {
     artifactsFilename: (row.artifacts_filename as string | null) ?? null,
     artifactsSize: intOrNull(row.artifacts_size),
     artifactsExpireAt: (row.artifacts_expire_at as string | null) ?? null,
+    artifactsFileKey: (row.artifacts_file_key as string | null) ?? null,
     createdAt: String(row.created_at),
     queuedAt: (row.queued_at as string | null) ?? null,
     startedAt: (row.started_at as string | null) ?? null,
@@ -174,20 +178,21 @@ export async function hasNewerBuildNamed(db: Db, build: Pick<BuildRecord, 'id' |
 
 /**
  * Sets `erased_at` (kept from a first erase) on a build still in one of `from`, and forgets
- * its artifacts. Answers false when the build was no longer in one of them.
+ * its artifacts. Answers false when the build was no longer in one of them, else the file
+ * key of the archive it forgot (null if none): the caller removes that file. Must run in
+ * a transaction: the first UPDATE is the claim and takes the write lock (on PostgreSQL the
+ * row lock) before the key is read, so no upload can slip a new archive in between, and
+ * after it no upload lands at all (they require `erased_at` unset).
  */
-export async function markBuildErased(db: Db, id: number, from: BuildStatus[], now: string): Promise<boolean> {
-  const updated = await db('builds')
+export async function markBuildErased(trx: Db, id: number, from: BuildStatus[], now: string): Promise<{ artifactsFileKey: string | null } | false> {
+  const updated = await trx('builds')
     .where({ id })
     .whereIn('status', from)
-    .update({
-      erased_at: db.raw('coalesce(erased_at, ?)', [now]),
-      artifacts_filename: null,
-      artifacts_size: null,
-      artifacts_expire_at: null,
-      updated_at: now,
-    });
-  return updated === 1;
+    .update({ erased_at: trx.raw('coalesce(erased_at, ?)', [now]), updated_at: now });
+  if (updated !== 1) return false;
+  const row: { artifacts_file_key: string | null } | undefined = await trx('builds').where({ id }).first('artifacts_file_key');
+  await trx('builds').where({ id }).update(NO_ARTIFACTS);
+  return { artifactsFileKey: row?.artifacts_file_key ?? null };
 }
 
 /** Up to `limit` ids of the project's builds, lowest first. */

@@ -7,11 +7,10 @@ import type { BuildStatus } from './builds.js';
 import type { Db } from './db.js';
 import { int } from './rows.js';
 
-/** Stored archive columns as they were seen; the removal is conditional on them. */
+/** An expired archive as it was seen; its removal is conditional on the file key (forgetArtifacts). */
 export interface ExpiredArtifacts {
   buildId: number;
-  filename: string;
-  expireAt: string;
+  fileKey: string;
 }
 
 export type StuckStatus = Extract<BuildStatus, 'pending' | 'running'>;
@@ -25,29 +24,13 @@ export interface StuckBuild {
 /** Builds whose archive expired at or before `now`, in id order after `afterId`. */
 export async function listExpiredArtifacts(db: Db, now: string, afterId: number, limit: number): Promise<ExpiredArtifacts[]> {
   const rows: Record<string, unknown>[] = await db('builds')
-    .whereNotNull('artifacts_filename')
+    .whereNotNull('artifacts_file_key')
     .andWhere('artifacts_expire_at', '<=', now)
     .andWhere('id', '>', afterId)
     .orderBy('id')
     .limit(limit)
-    .select('id', 'artifacts_filename', 'artifacts_expire_at');
-  return rows.map((row) => ({
-    buildId: int(row.id),
-    filename: String(row.artifacts_filename),
-    expireAt: String(row.artifacts_expire_at),
-  }));
-}
-
-/**
- * Clears the archive columns only if they still describe the expired archive: a
- * re-upload or another process's removal in between makes this change nothing.
- * True when this call cleared them, i.e. when the caller owns the file's removal.
- */
-export async function forgetExpiredArtifacts(db: Db, expired: ExpiredArtifacts): Promise<boolean> {
-  const updated = await db('builds')
-    .where({ id: expired.buildId, artifacts_filename: expired.filename, artifacts_expire_at: expired.expireAt })
-    .update({ artifacts_filename: null, artifacts_size: null, artifacts_expire_at: null });
-  return updated === 1;
+    .select('id', 'artifacts_file_key');
+  return rows.map((row) => ({ buildId: int(row.id), fileKey: String(row.artifacts_file_key) }));
 }
 
 /**

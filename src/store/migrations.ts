@@ -147,6 +147,23 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       await db.schema.dropTableIfExists('variables');
     },
   },
+  '003_artifacts_file_key': {
+    async up(db) {
+      await db.schema.alterTable('builds', (t) => {
+        // Names the archive's file, <DATA_DIR>/artifacts/<build id>/<key>.zip: each upload
+        // gets a new random key, so removing one archive never touches another's file.
+        t.string('artifacts_file_key', 64);
+      });
+      // Archives stored before keys existed sit at <build id>/artifacts.zip, which is the key
+      // `artifacts` (never a generated key: those are hex tokens); they stay where they are.
+      await db('builds').whereNotNull('artifacts_filename').update({ artifacts_file_key: 'artifacts' });
+    },
+    async down(db) {
+      await db.schema.alterTable('builds', (t) => {
+        t.dropColumn('artifacts_file_key');
+      });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
