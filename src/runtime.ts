@@ -7,6 +7,7 @@ import { resolveInstanceTokens, type InstanceTokens } from './domain/instanceTok
 import { openDatabase, type Db } from './store/db.js';
 import { removeStaleUploads } from './store/artifacts.js';
 import { resumeProjectDeletions } from './domain/projectDeletion.js';
+import { BackgroundWork } from './domain/backgroundWork.js';
 import { HousekeepingSchedule, runHousekeeping, type HousekeepingReport } from './domain/housekeeping.js';
 
 export interface RunningCoordinator {
@@ -35,8 +36,9 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   const { tokens, generated } = await resolveInstanceTokens(db, config);
   const clock = options.clock ?? systemClock;
   await removeStaleUploads(config.dataDir, STALE_UPLOAD_MS, clock.now());
-  void resumeProjectDeletions({ db, config, log }); // in the background; it never rejects
-  const app = await createApp({ db, config, tokens, clock, log });
+  const background = new BackgroundWork();
+  background.track(resumeProjectDeletions({ db, config, log }));
+  const app = await createApp({ db, config, tokens, clock, log, background });
   const server = http.createServer(app.callback());
   // The final PUT of a long build can carry megabytes; don't let Node cut slow uploads short.
   server.requestTimeout = 0;
@@ -59,6 +61,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
       await schedule.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await background.settled();
       await db.destroy();
     },
   };

@@ -7,7 +7,7 @@ import { insertProject } from '../store/projects.js';
 import { presentProject } from './presenters.js';
 import { requireLiveProject } from './projectAccess.js';
 
-export function projectHandlers({ db, config, clock, log }: AppDeps): OperationHandlers {
+export function projectHandlers({ db, config, clock, log, background }: AppDeps): OperationHandlers {
   return {
     async createProject(c, ctx) {
       const body = c.request.requestBody as JsonBody<'createProject'>;
@@ -31,7 +31,9 @@ export function projectHandlers({ db, config, clock, log }: AppDeps): OperationH
 
     /** Gone at once for runners and this API; its data goes in the background, which is not awaited. */
     async deleteProject(c, ctx) {
-      if (!(await deleteProject({ db, config, log }, pathInteger(c, 'id')))) throw notFound();
+      const deletion = await deleteProject({ db, config, log }, pathInteger(c, 'id'));
+      if (!deletion) throw notFound();
+      background.track(deletion.removal);
       sendJson(ctx, 202, { message: '202 Accepted' });
     },
   };

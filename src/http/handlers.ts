@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import type { Context as OpenApiContext } from 'openapi-backend';
 import type { operations } from '../generated/api.js';
 import type { Config } from '../config.js';
+import type { BackgroundWork } from '../domain/backgroundWork.js';
 import type { Clock } from '../domain/clock.js';
 import type { InstanceTokens } from '../domain/instanceTokens.js';
 import type { Db } from '../store/db.js';
@@ -13,6 +14,8 @@ export interface AppDeps {
   tokens: InstanceTokens;
   clock: Clock;
   log: (line: string) => void;
+  /** Tasks a handler starts without waiting; the server waits for them on close. */
+  background: BackgroundWork;
 }
 
 export type OperationId = keyof operations;
