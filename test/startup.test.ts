@@ -72,4 +72,22 @@ describe('make serve', () => {
     assert.equal(code, 1);
     assert.match(server.output(), /configuration error: PORT must be an integer/);
   });
+
+  test('make mock answers on MOCK_PORT with the spec\'s example build', async () => {
+    const port = await freePort();
+    const mock = startProcess('make', ['--no-print-directory', 'mock', `MOCK_PORT=${port}`], {});
+    started.push(mock);
+    const url = `http://127.0.0.1:${port}`;
+    await waitUntilAnswering(`${url}/ci/api/v1/builds/register.json`, 60_000, mock.output);
+    const reply = await fetch(`${url}/ci/api/v1/builds/register.json`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ token: 'any' }),
+    });
+    assert.equal(reply.status, 201);
+    assert.equal(reply.headers.get('content-type'), 'application/json');
+    const build = (await reply.json()) as { variables: { key: string; value: string }[] };
+    assert.ok(build.variables.some((v) => v.key === 'GIT_STRATEGY' && v.value === 'none'));
+    await mock.stop();
+  });
 });
