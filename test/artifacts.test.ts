@@ -36,7 +36,7 @@ import { deleteArtifacts, placeArtifactsFile, recordPlacedArtifacts } from '../s
 import { findBuild } from '../src/store/builds.js';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
 import { receivedUpload } from './support/receivedUpload.js';
-import { BuildStarter, ManualClock } from './support/runningBuilds.js';
+import { BuildStarter, ManualClock, startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
 import { UserApi } from './support/userApi.js';
 import { unzipToMap, zipToBuffer } from './support/zip.js';
 
@@ -105,15 +105,12 @@ describe('build artifacts', () => {
   let builds: BuildStarter;
   const clock = new ManualClock();
 
+  let world: BuildWorld;
   before(async () => {
-    coordinator = await startTestCoordinator({}, clock);
-    api = new UserApi(coordinator.url, coordinator.adminToken);
-    builds = new BuildStarter(coordinator.url, api);
+    world = await startBuildWorld({}, clock);
+    ({ coordinator, api, builds } = world);
   });
-  after(async () => {
-    builds.close();
-    await coordinator.stop();
-  });
+  after(() => world.stop());
 
   const startBuild = (ciConfig?: string) => builds.start(ciConfig);
 

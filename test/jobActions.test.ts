@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { components } from '../src/generated/api.js';
-import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
-import { BuildStarter } from './support/runningBuilds.js';
+import type { TestCoordinator } from './support/coordinator.js';
+import { BuildStarter, startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
 import type { RunnerSimulator } from './support/runnerSimulator.js';
 import { UserApi } from './support/userApi.js';
 
@@ -41,15 +41,12 @@ describe('user API: job actions', () => {
   let api: UserApi;
   let builds: BuildStarter;
 
+  let world: BuildWorld;
   before(async () => {
-    coordinator = await startTestCoordinator();
-    api = new UserApi(coordinator.url, coordinator.adminToken);
-    builds = new BuildStarter(coordinator.url, api);
+    world = await startBuildWorld();
+    ({ coordinator, api, builds } = world);
   });
-  after(async () => {
-    builds.close();
-    await coordinator.stop();
-  });
+  after(() => world.stop());
 
   const act = (projectId: number, jobId: number, action: Action) =>
     api.request<Job & { message: string }>('POST', `/api/v4/projects/${projectId}/jobs/${jobId}/${action}`);

@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { components } from '../src/generated/api.js';
-import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
-import { BuildStarter } from './support/runningBuilds.js';
+import type { TestCoordinator } from './support/coordinator.js';
+import { BuildStarter, startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
 import { UserApi } from './support/userApi.js';
 import { unzipToMap, zipToBuffer } from './support/zip.js';
 
@@ -34,15 +34,12 @@ describe('user API: jobs', () => {
   let api: UserApi;
   let builds: BuildStarter;
 
+  let world: BuildWorld;
   before(async () => {
-    coordinator = await startTestCoordinator();
-    api = new UserApi(coordinator.url, coordinator.adminToken);
-    builds = new BuildStarter(coordinator.url, api);
+    world = await startBuildWorld();
+    ({ coordinator, api, builds } = world);
   });
-  after(async () => {
-    builds.close();
-    await coordinator.stop();
-  });
+  after(() => world.stop());
 
   const projectWithPipeline = () => builds.prepare(CI_CONFIG, 'e2e runner');
 

@@ -2,8 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { components } from '../src/generated/api.js';
-import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
-import { BuildStarter } from './support/runningBuilds.js';
+import { BuildStarter, startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
 import type { RunnerSimulator } from './support/runnerSimulator.js';
 import { UserApi } from './support/userApi.js';
 
@@ -23,19 +22,15 @@ rspec:
 `;
 
 describe('user API: pipeline actions', () => {
-  let coordinator: TestCoordinator;
   let api: UserApi;
   let builds: BuildStarter;
 
+  let world: BuildWorld;
   before(async () => {
-    coordinator = await startTestCoordinator();
-    api = new UserApi(coordinator.url, coordinator.adminToken);
-    builds = new BuildStarter(coordinator.url, api);
+    world = await startBuildWorld();
+    ({ api, builds } = world);
   });
-  after(async () => {
-    builds.close();
-    await coordinator.stop();
-  });
+  after(() => world.stop());
 
   const act = (projectId: number, pipelineId: number, action: 'cancel' | 'retry') =>
     api.request<Pipeline & { message: string }>('POST', `/api/v4/projects/${projectId}/pipelines/${pipelineId}/${action}`);

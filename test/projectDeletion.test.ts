@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCoordinator } from '../src/runtime.js';
-import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
-import { BuildStarter, type PreparedPipeline } from './support/runningBuilds.js';
+import type { TestCoordinator } from './support/coordinator.js';
+import { BuildStarter, type PreparedPipeline, startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
 import type { BuildPayload } from './support/runnerSimulator.js';
 import { UserApi } from './support/userApi.js';
 
@@ -37,15 +37,12 @@ describe('deleting a project', () => {
   let api: UserApi;
   let builds: BuildStarter;
 
+  let world: BuildWorld;
   before(async () => {
-    coordinator = await startTestCoordinator();
-    api = new UserApi(coordinator.url, coordinator.adminToken);
-    builds = new BuildStarter(coordinator.url, api);
+    world = await startBuildWorld();
+    ({ coordinator, api, builds } = world);
   });
-  after(async () => {
-    builds.close();
-    await coordinator.stop();
-  });
+  after(() => world.stop());
 
   const seed = async (): Promise<Seeded> => {
     const prepared = await builds.prepare(CONFIG);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
 import type { BuildPayload, PatchReply, RunnerSimulator } from './support/runnerSimulator.js';
-import { BuildStarter, ManualClock, type RunningBuild } from './support/runningBuilds.js';
+import { BuildStarter, ManualClock, type RunningBuild, startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
 import { UserApi } from './support/userApi.js';
 
 const SECOND = 1000;
@@ -19,15 +19,12 @@ describe('PATCH builds/:id/trace.txt', () => {
   let builds: BuildStarter;
   const clock = new ManualClock();
 
+  let world: BuildWorld;
   before(async () => {
-    coordinator = await startTestCoordinator({}, clock);
-    api = new UserApi(coordinator.url, coordinator.adminToken);
-    builds = new BuildStarter(coordinator.url, api);
+    world = await startBuildWorld({}, clock);
+    ({ coordinator, api, builds } = world);
   });
-  after(async () => {
-    builds.close();
-    await coordinator.stop();
-  });
+  after(() => world.stop());
 
   const startBuild = () => builds.start();
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { components } from '../../src/generated/api.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { RunnerSimulator, type BuildPayload } from './runnerSimulator.js';
-import type { UserApi } from './userApi.js';
+import { startTestCoordinator, type TestCoordinator } from './coordinator.js';
+import { UserApi } from './userApi.js';
 
 type Schemas = components['schemas'];
 
@@ -70,4 +71,27 @@ export class BuildStarter {
   close(): void {
     for (const runner of this.runners) runner.close();
   }
+}
+
+/** A real coordinator with a user-API client and a BuildStarter on it: what most build tests start from. */
+export interface BuildWorld {
+  coordinator: TestCoordinator;
+  api: UserApi;
+  builds: BuildStarter;
+  stop(): Promise<void>;
+}
+
+export async function startBuildWorld(env: Record<string, string> = {}, clock?: Clock): Promise<BuildWorld> {
+  const coordinator = await startTestCoordinator(env, clock);
+  const api = new UserApi(coordinator.url, coordinator.adminToken);
+  const builds = new BuildStarter(coordinator.url, api);
+  return {
+    coordinator,
+    api,
+    builds,
+    async stop() {
+      builds.close();
+      await coordinator.stop();
+    },
+  };
 }
