@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { isPostgres, type Db } from './db.js';
+import type { Db } from './db.js';
+import { tagListWithin } from './tagLists.js';
 import { buildFromRow, type BuildRecord } from './builds.js';
 import { int } from './rows.js';
 
@@ -94,16 +95,9 @@ function pendingUnassigned(db: Db, filter: PickFilter): Knex.QueryBuilder {
   // tag_list is always written by JSON.stringify, so an untagged build's is exactly '[]'.
   if (!filter.runUntagged) query.andWhereNot('build.tag_list', '[]');
   if (filter.tagList.length === 0) query.andWhere('build.tag_list', '[]');
-  else query.andWhereRaw(...tagsWithin(db, filter.tagList));
+  else query.andWhereRaw(...tagListWithin(db, 'build.tag_list', filter.tagList));
   if (filter.onlyProjectIds) query.whereIn('build.project_id', filter.onlyProjectIds);
   return query;
-}
-
-/** Every tag of the build is one of `tags`: exact and case-sensitive, as tags are everywhere. */
-function tagsWithin(db: Db, tags: string[]): [string, string[]] {
-  if (isPostgres(db)) return ['build.tag_list::jsonb <@ ?::jsonb', [JSON.stringify(tags)]];
-  const placeholders = tags.map(() => '?').join(', ');
-  return [`not exists (select 1 from json_each(build.tag_list) where value not in (${placeholders}))`, tags];
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import { isPostgres, type Db } from './db.js';
+import type { Db } from './db.js';
 import { bool, int, json } from './rows.js';
+import { tagListHasAll } from './tagLists.js';
 
 /** What a runner says about itself (`info[...]`), as stored on its row. */
 export interface RunnerVersionInfo {
@@ -135,18 +136,8 @@ function filteredRunners(db: Db, filter: RunnerFilter): Knex.QueryBuilder {
   if (filter.isShared !== undefined) query.where('runners.is_shared', filter.isShared);
   if (filter.contactedSince !== undefined) query.where('runners.contacted_at', '>=', filter.contactedSince);
   const tags = [...new Set(filter.tags ?? [])];
-  if (tags.length > 0) query.whereRaw(...hasEveryTag(db, tags));
+  if (tags.length > 0) query.whereRaw(...tagListHasAll(db, 'runners.tag_list', tags));
   return query;
-}
-
-/**
- * `tag_list` holds a JSON array. Matching on its elements (not on the text) keeps the
- * match exact and case-sensitive in both databases, as tags are everywhere else.
- */
-function hasEveryTag(db: Db, tags: string[]): [string, string[]] {
-  if (isPostgres(db)) return ['runners.tag_list::jsonb @> ?::jsonb', [JSON.stringify(tags)]];
-  const placeholders = tags.map(() => '?').join(', ');
-  return [`(select count(distinct value) from json_each(runners.tag_list) where value in (${placeholders})) = ${tags.length}`, tags];
 }
 
 /** The live projects a runner is assigned to, by id. */
