@@ -13,7 +13,7 @@ import {
   type RunnerFilter,
   type RunnerRecord,
 } from '../store/runners.js';
-import { normalizeTagList } from './runnerRegistration.js';
+import { canRunAnything, normalizeTagList } from './runnerRegistration.js';
 
 type Schemas = components['schemas'];
 export type RunnerScope = NonNullable<NonNullable<operations['listAllRunners']['parameters']['query']>['scope']>;
@@ -52,11 +52,6 @@ export function runnerFilterFor(query: { scope?: RunnerScope; tagList?: string }
     default:
       return filter;
   }
-}
-
-/** A runner with no tags that may not run untagged builds could never run anything (GitLab's validation). */
-export function canRunAnything(runner: Pick<RunnerRecord, 'tagList' | 'runUntagged'>): boolean {
-  return runner.tagList.length > 0 || runner.runUntagged;
 }
 
 export type RunnerUpdateOutcome =

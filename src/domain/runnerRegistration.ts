@@ -43,7 +43,7 @@ export async function registerRunner(
 
   const tagList = normalizeTagList(request.tag_list);
   const runUntagged = request.run_untagged ?? true;
-  if (tagList.length === 0 && !runUntagged) return { kind: 'invalid-runner' };
+  if (!canRunAnything({ tagList, runUntagged })) return { kind: 'invalid-runner' };
 
   const info = versionInfoFrom(request.info);
   const runner = await insertRunner(
@@ -65,4 +65,9 @@ export async function registerRunner(
     project?.id,
   );
   return { kind: 'registered', runner };
+}
+
+/** A runner with no tags that may not run untagged builds could never run anything (GitLab's validation). */
+export function canRunAnything(runner: Pick<RunnerRecord, 'tagList' | 'runUntagged'>): boolean {
+  return runner.tagList.length > 0 || runner.runUntagged;
 }
