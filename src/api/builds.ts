@@ -1,11 +1,10 @@
-import type Koa from 'koa';
 import { assignNextBuild, finalStateFrom, finishBuild } from '../domain/buildQueue.js';
 import { buildDetailsPayload } from '../domain/buildPayload.js';
 import { recordRunnerContact } from '../domain/runnerContact.js';
 import { replaceTrace } from '../domain/traces.js';
 import { forbidden, HttpError, notFound } from '../http/errors.js';
 import { pathInteger, type AppDeps, type Handler, type JsonBody, type OperationHandlers } from '../http/handlers.js';
-import { sendJson } from '../http/respond.js';
+import { sendJson, sendNoContent } from '../http/respond.js';
 import { findBuild } from '../store/builds.js';
 import { findLiveProject } from '../store/projects.js';
 import { authenticateRunner } from './runners.js';
@@ -31,7 +30,7 @@ export function buildHandlers({ db, clock }: AppDeps): OperationHandlers {
       return;
     }
     if (RUNNER_USER_AGENT.test(ctx.get('User-Agent'))) {
-      noContent(ctx);
+      sendNoContent(ctx);
       return;
     }
     throw notFound();
@@ -60,10 +59,4 @@ export function buildHandlers({ db, clock }: AppDeps): OperationHandlers {
     updateBuild: update,
     updateBuildJson: update,
   };
-}
-
-/** An empty 204: no body, no Content-Type, as Rack sent it. */
-function noContent(ctx: Koa.Context): void {
-  ctx.status = 204;
-  ctx.body = null;
 }
