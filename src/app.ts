@@ -1,7 +1,7 @@
 import Koa from 'koa';
-import { HttpMethodEnum, koaBody } from 'koa-body';
 import { errorMiddleware } from './http/errors.js';
-import { openapiRouter } from './http/openapiRouter.js';
+import { openapiRouter, type RequestReadings } from './http/openapiRouter.js';
+import type { RequestReading } from './http/requestReading.js';
 import type { AppDeps, OperationHandlers } from './http/handlers.js';
 import { projectHandlers } from './api/projects.js';
 import { pipelineHandlers } from './api/pipelines.js';
@@ -16,7 +16,7 @@ import { variableHandlers } from './api/variables.js';
 import { triggerHandlers } from './api/triggers.js';
 import { lintHandlers } from './api/lint.js';
 
-/** Builds the Koa app: error mapping, JSON body parsing, then openapi.yaml routing. */
+/** Builds the Koa app: error mapping, then openapi.yaml routing, which reads each operation's body its own way. */
 export async function createApp(deps: AppDeps): Promise<Koa> {
   const handlers: OperationHandlers = {
     ...projectHandlers(deps),
@@ -39,31 +39,44 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
     deps.log(`error: ${err.stack ?? err.message}`);
   });
   app.use(errorMiddleware(deps.log, deps.config.maxBodyBytes + DRAIN_ALLOWANCE_BYTES));
-  app.use(
-    koaBody({
-      json: true,
-      // Forms only for the trigger endpoints, whose callers (curl -F, webhooks) send them;
-      // every other endpoint validates the parsed form against its JSON schema and refuses it.
-      urlencoded: true,
-      formLimit: deps.config.maxBodyBytes,
-      text: false,
-      multipart: false,
-      jsonLimit: deps.config.maxBodyBytes,
-      // Only JSON and form bodies are parsed here; trace and artifact bodies stream in their own
-      // handlers, and the trigger endpoints' multipart forms are read by openapiRouter.
-      parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
-    }),
-  );
-  app.use(await openapiRouter(deps, handlers, MULTIPART_FORM_OPERATIONS));
+  app.use(await openapiRouter(deps, handlers, REQUEST_READINGS));
   return app;
 }
 
-/**
- * The trigger endpoints also take multipart text forms, since GitLab's documented calls use
- * `curl -F`. koa-body cannot parse those for them alone: its multipart parsing would also
- * swallow the artifacts upload, which streams its multipart body in its handler.
- */
-const MULTIPART_FORM_OPERATIONS: ReadonlySet<string> = new Set(['triggerPipeline', 'triggerBuildsLegacy', 'triggerBuildsLegacyJson']);
+// ---- How each operation's request is read (src/http/requestReading.ts) ----------------------
+// Operations not listed get JSON and urlencoded bodies.
+
+/** GitLab 8.x's runner endpoints: parameters from JSON, a urlencoded or multipart form, or the query string. */
+const RUNNER_PARAMETERS: RequestReading = { kind: 'parameters' };
+/** PUT builds/:id: its `trace` field is the whole trace, as long as the body may be. */
+const BUILD_UPDATE_PARAMETERS: RequestReading = { kind: 'parameters', longFields: ['trace'] };
+/** The artifacts upload streams its multipart body in its handler. */
+const ARTIFACTS_UPLOAD: RequestReading = { kind: 'upload' };
+/** The trace PATCH body is the chunk's bytes, whatever its Content-Type: never parsed. */
+const RAW_BODY: RequestReading = { kind: 'raw' };
+/** The trigger endpoints also take multipart text forms, since GitLab's documented calls use `curl -F`. */
+const TEXT_FORMS: RequestReading = { kind: 'textForms' };
+
+const REQUEST_READINGS: RequestReadings = {
+  registerBuild: RUNNER_PARAMETERS,
+  registerBuildJson: RUNNER_PARAMETERS,
+  updateBuild: BUILD_UPDATE_PARAMETERS,
+  updateBuildJson: BUILD_UPDATE_PARAMETERS,
+  appendBuildTrace: RAW_BODY,
+  uploadBuildArtifacts: ARTIFACTS_UPLOAD,
+  uploadBuildArtifactsJson: ARTIFACTS_UPLOAD,
+  downloadBuildArtifacts: RUNNER_PARAMETERS,
+  downloadBuildArtifactsJson: RUNNER_PARAMETERS,
+  deleteBuildArtifacts: RUNNER_PARAMETERS,
+  deleteBuildArtifactsJson: RUNNER_PARAMETERS,
+  registerRunner: RUNNER_PARAMETERS,
+  registerRunnerJson: RUNNER_PARAMETERS,
+  deleteRunner: RUNNER_PARAMETERS,
+  deleteRunnerJson: RUNNER_PARAMETERS,
+  triggerPipeline: TEXT_FORMS,
+  triggerBuildsLegacy: TEXT_FORMS,
+  triggerBuildsLegacyJson: TEXT_FORMS,
+};
 
 /** How far past the body limit a declared length may go and still be drained after a 413. */
 const DRAIN_ALLOWANCE_BYTES = 1024 * 1024;

@@ -2,52 +2,60 @@ import type Koa from 'koa';
 import { artifactsExpiry, deleteArtifacts, openArtifacts, storeArtifacts } from '../domain/artifacts.js';
 import { buildDetailsPayload } from '../domain/buildPayload.js';
 import { badRequest, forbidden, HttpError, notFound } from '../http/errors.js';
+import type { components } from '../generated/api.js';
 import { pathInteger, type AppDeps, type Handler, type OperationHandlers } from '../http/handlers.js';
 import { abandonRequestBody, discardReceivedFile, receiveMultipartFile } from '../http/multipartUpload.js';
 import { sendJson } from '../http/respond.js';
 import type { BuildRecord } from '../store/builds.js';
 import type { Db } from '../store/db.js';
 import { uploadTempDir } from '../store/artifacts.js';
-import { buildTokenOf, requireBuildAccess, singleValue } from './buildAccess.js';
+import { authenticateBuild } from '../domain/buildAuth.js';
+import { requireBuildAccess, singleValue } from './buildAccess.js';
+
+/** The upload's parameters read before its body streams: the query's, or a JSON or urlencoded body's. */
+type UploadParameters = components['requestBodies']['UploadArtifacts']['content']['multipart/form-data'];
 
 export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandlers {
   /**
    * POST builds/:id/artifacts. There is no Workhorse in front of us, so the runner's
    * chunked multipart body arrives here directly and streams to DATA_DIR/tmp, then is
-   * renamed into place. The token normally comes from the header or query and is
-   * checked before a byte is read; a `token` form field works when it precedes the file.
+   * renamed into place. Its parameters are Grape's: a form field wins over the query string
+   * (`requestBody` holds the query's, or a JSON or urlencoded body's, which has no file), and
+   * `token` over the BUILD-TOKEN header. An unknown build is refused before the body is read;
+   * the token is checked when the first file part begins, with the fields sent before it, so
+   * no file byte is read unauthorized, and again at the end if a later `token` field changed it.
    */
   const upload: Handler = async (c, ctx) => {
-    let authorized = false;
+    const parameters = c.request.requestBody as UploadParameters;
+    const headerToken = singleValue(c.request.headers['build-token']);
+    const tokenFrom = (fields: ReadonlyMap<string, string>) => fields.get('token') ?? parameters.token ?? headerToken;
+    let authorizedToken: string | undefined;
     const authorize = async (token: string | undefined) => {
-      if (authorized) return;
+      if (token !== undefined && token === authorizedToken) return;
       const { build } = await requireBuildAccess(db, c, token);
       if (build.status !== 'running') throw forbidden('Build is not running!');
-      authorized = true;
+      authorizedToken = token;
     };
-    const token = buildTokenOf(c);
-    const queryExpireIn = singleValue(c.request.query.expire_in);
-    try {
-      if (token !== undefined) await authorize(token);
-      if (queryExpireIn !== undefined) expireAtOrRefuse(queryExpireIn, clock.now());
-    } catch (refusal) {
+    const buildId = pathInteger(c, 'id');
+    const early = await authenticateBuild(db, buildId, tokenFrom(new Map()));
+    if (!early.granted && early.denial === 'unknown-build') {
       abandonRequestBody(ctx);
-      throw refusal;
+      throw notFound();
     }
 
     const received = await receiveMultipartFile(ctx, {
       fileField: 'file',
       tmpDir: uploadTempDir(config.dataDir),
       maxFileBytes: config.maxArtifactsBytes,
-      beforeFile: (fields) => authorize(fields.get('token')),
+      beforeFile: (fields) => authorize(tokenFrom(fields)),
     });
     try {
-      await authorize(received.fields.get('token'));
+      const token = tokenFrom(received.fields);
+      await authorize(token);
       if (!received.file) {
-        throw badRequest(received.fields.has('file') ? 'file is not a file' : 'Missing artifacts file!');
+        throw badRequest(received.fields.has('file') || parameters.file !== undefined ? 'file is not a file' : 'Missing artifacts file!');
       }
-      const expireAt = expireAtOrRefuse(queryExpireIn ?? received.fields.get('expire_in'), clock.now());
-      const buildId = pathInteger(c, 'id');
+      const expireAt = expireAtOrRefuse(received.fields.get('expire_in') ?? parameters.expire_in, clock.now());
       const stored = await storeArtifacts(db, config.dataDir, buildId, {
         path: received.file.path,
         size: received.file.size,
@@ -55,7 +63,7 @@ export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandl
       }, expireAt);
       if (!stored) {
         // Erased, or its project deleted, while the file streamed in: answered as a new request would be.
-        await requireBuildAccess(db, c, token ?? received.fields.get('token'));
+        await requireBuildAccess(db, c, token);
         throw notFound();
       }
       sendJson(ctx, 201, await buildDetailsPayload(db, clock, buildId));

@@ -7,11 +7,19 @@ import { forbidden, notFound, type HttpError } from '../http/errors.js';
 import { pathInteger } from '../http/handlers.js';
 
 /**
- * The build token of a trace or artifact request: the `token` query parameter wins over
- * the `BUILD-TOKEN` header (the runner sends it as `Build-Token`; headers arrive lower-cased).
+ * The build token of a trace or artifact request: the `token` parameter wins over the
+ * `BUILD-TOKEN` header (the runner sends it as `Build-Token`; headers arrive lower-cased).
+ * The artifacts calls have their parameters (body over query string) as their request body;
+ * the trace PATCH, whose body is the chunk, has them in its query.
  */
 export function buildTokenOf(c: OpenApiContext): string | undefined {
-  return singleValue(c.request.query.token) ?? singleValue(c.request.headers['build-token']);
+  return tokenParameter(c.request.requestBody) ?? singleValue(c.request.query.token) ?? singleValue(c.request.headers['build-token']);
+}
+
+/** The (validated) `token` of a parameters object, if it has one. */
+export function tokenParameter(parameters: unknown): string | undefined {
+  const token = typeof parameters === 'object' && parameters !== null ? (parameters as { token?: unknown }).token : undefined;
+  return typeof token === 'string' ? token : undefined;
 }
 
 /** The build of `{id}` and its project, or the 404/403 GitLab answered. */

@@ -25,12 +25,13 @@ export type Handler = (c: OpenApiContext, ctx: Koa.Context) => Promise<void>;
 /** Handlers keyed by the operationIds of openapi.yaml. */
 export type OperationHandlers = Partial<Record<OperationId, Handler>>;
 
-/** The JSON request body of an operation, as generated from openapi.yaml. */
-export type JsonBody<Op extends OperationId> = operations[Op] extends {
-  requestBody: { content: { 'application/json': infer Body } };
-}
-  ? Body
-  : never;
+/**
+ * The JSON request body of an operation, as generated from openapi.yaml. For the runner
+ * endpoints it is their parameters, from whichever of body and query string carried them
+ * (see src/http/requestReading.ts).
+ */
+export type JsonBody<Op extends OperationId> =
+  NonNullable<operations[Op]['requestBody']> extends { content: { 'application/json': infer Body } } ? Body : never;
 
 /** The JSON body an operation answers with for `Status`, as generated from openapi.yaml. */
 export type JsonReply<Op extends OperationId, Status extends number> = operations[Op] extends {

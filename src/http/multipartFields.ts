@@ -1,38 +1,39 @@
 import busboy from 'busboy';
 import type Koa from 'koa';
-import qs from 'qs';
 import { HttpError, tooLarge } from './errors.js';
+import { fieldTooLong, type FormField, type FormLimits } from './formLimits.js';
 import { abandonRequestBody } from './multipartUpload.js';
 
-// A trigger form is a token, a ref and its variables: room for many variables, while a
-// hostile form still cannot make us buffer or parse without end.
-const FIELD_LIMITS: busboy.Limits = { fields: 200, parts: 200, fieldSize: 64 * 1024, fieldNameSize: 200 };
-
 /**
- * Reads a multipart/form-data body of text fields (what `curl -F name=value` sends) into
- * the object the same fields sent urlencoded would give: koa-body parses those with qs and
- * co-body's options (`allowDots`), so `variables[KEY]=value` becomes `{variables: {KEY: value}}`
- * either way. A file part is refused (400), as is a body over `maxBodyBytes` (413); on a
- * refusal the rest of the body is not read and the connection closes after the answer.
+ * Reads a multipart/form-data body of text fields (what `curl -F name=value` sends), in
+ * order and as sent. A file part is refused (400), as are more fields than the limit or a
+ * field over it (400) and a body over `maxBodyBytes` (413); on a refusal the rest of the
+ * body is not read and the connection closes after the answer.
  */
-export async function receiveMultipartFields(ctx: Koa.Context, maxBodyBytes: number): Promise<unknown> {
+export async function receiveMultipartFields(ctx: Koa.Context, limits: FormLimits): Promise<FormField[]> {
   const request = ctx.req;
   let parser: busboy.Busboy;
   try {
     // Without a charset, curl sends field values as UTF-8; busboy would read them as latin1.
-    parser = busboy({ headers: request.headers, defCharset: 'utf8', defParamCharset: 'utf8', limits: FIELD_LIMITS });
+    // busboy truncates at one size for all fields; fieldTooLong() below holds the others to theirs.
+    const fieldSize = limits.longFields.size > 0 ? limits.maxBodyBytes : limits.fieldBytes;
+    parser = busboy({
+      headers: request.headers,
+      defCharset: 'utf8',
+      defParamCharset: 'utf8',
+      limits: { fields: limits.fields, parts: limits.fields, fieldSize, fieldNameSize: limits.fieldNameBytes },
+    });
   } catch (err) {
     abandonRequestBody(ctx);
     throw new HttpError(400, `400 Bad request - ${err instanceof Error ? err.message : 'not a multipart body'}`);
   }
-  if (Number(request.headers['content-length']) > maxBodyBytes) {
+  if (Number(request.headers['content-length']) > limits.maxBodyBytes) {
     abandonRequestBody(ctx);
     throw tooLarge();
   }
 
-  return new Promise<unknown>((resolve, reject) => {
-    // Kept in order and as a query string, so that qs sees exactly what a urlencoded body gives it.
-    const form = new URLSearchParams();
+  return new Promise<FormField[]>((resolve, reject) => {
+    const fields: FormField[] = [];
     let received = 0;
     let settled = false;
 
@@ -48,12 +49,13 @@ export async function receiveMultipartFields(ctx: Koa.Context, maxBodyBytes: num
     // A chunked body has no Content-Length to check up front.
     const countBytes = (chunk: Buffer): void => {
       received += chunk.length;
-      if (received > maxBodyBytes) fail(tooLarge());
+      if (received > limits.maxBodyBytes) fail(tooLarge());
     };
 
     parser.on('field', (name, value, info) => {
-      if (info.nameTruncated || info.valueTruncated) fail(new HttpError(400, '400 Bad request - a form field is too long'));
-      else form.append(name, value);
+      if (info.nameTruncated || info.valueTruncated || fieldTooLong(limits, name, Buffer.byteLength(value))) {
+        fail(new HttpError(400, '400 Bad request - a form field is too long'));
+      } else fields.push([name, value]);
     });
     parser.on('file', (name, stream) => {
       // Destroyed with the parser below; this only keeps that from raising an unhandled 'error'.
@@ -67,7 +69,7 @@ export async function receiveMultipartFields(ctx: Koa.Context, maxBodyBytes: num
     parser.on('finish', () => {
       if (settled) return;
       settled = true;
-      resolve(qs.parse(form.toString(), { allowDots: true }));
+      resolve(fields);
     });
     const interrupted = () => fail(new HttpError(400, '400 Bad request - the body was interrupted'));
     request.on('error', interrupted);

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type Koa from 'koa';
 import { HttpError, tooLarge } from './errors.js';
+import { FORM_FIELD_BYTES, FORM_FIELD_NAME_BYTES, FORM_FIELDS } from './formLimits.js';
 
 export interface ReceivedFile {
   /** A complete, fsynced temporary file under `tmpDir`; the caller moves or deletes it. */
@@ -30,8 +31,8 @@ export interface MultipartFileOptions {
   /** The file is accepted only while smaller than this (GitLab: `size < max`). */
   maxFileBytes: number;
   /**
-   * Runs when the file part begins, with the fields sent before it. Throwing refuses
-   * the upload before a byte of the file is written.
+   * Runs once, when the first file part begins (the kept one or another), with the fields
+   * sent before it. Throwing refuses the upload before a byte of any file part is read.
    */
   beforeFile?: (fields: ReadonlyMap<string, string>) => Promise<void>;
 }
@@ -50,17 +51,18 @@ export async function discardReceivedFile(file: ReceivedFile | undefined): Promi
   if (file) await fsp.rm(file.path, { force: true });
 }
 
-// Form fields are small (token, expire_in); these bounds keep a hostile form from
-// making us buffer or parse without end.
-const FIELD_LIMITS: busboy.Limits = { fields: 16, fieldSize: 64 * 1024, parts: 32, fieldNameSize: 100 };
+// The fields next to the file (token, expire_in) are held to the bounds of every other form,
+// so a hostile one cannot make us buffer or parse without end.
+const FIELD_LIMITS: busboy.Limits = { fields: FORM_FIELDS, fieldSize: FORM_FIELD_BYTES, parts: FORM_FIELDS, fieldNameSize: FORM_FIELD_NAME_BYTES };
 
 /**
  * Streams a multipart/form-data body (the runner sends it chunked, with no
  * Content-Length) and writes the one file part to a temporary file, never holding it in
- * memory. When the file reaches `maxFileBytes`, or anything else goes wrong, it stops
- * reading at once, deletes what it wrote, and rejects while the client may still be
- * sending; the answer then carries `Connection: close`, since the rest of the body is
- * never read. A body that is not multipart at all has no file.
+ * memory. A field given twice is refused (400): it would be unclear which one counts. When
+ * the file reaches `maxFileBytes`, or anything else goes wrong, it stops reading at once,
+ * deletes what it wrote, and rejects while the client may still be sending; the answer then
+ * carries `Connection: close`, since the rest of the body is never read. A body that is not
+ * multipart at all has no file.
  */
 export async function receiveMultipartFile(ctx: Koa.Context, options: MultipartFileOptions): Promise<MultipartUpload> {
   const request = ctx.req;
@@ -87,8 +89,12 @@ export async function receiveMultipartFile(ctx: Koa.Context, options: MultipartF
       void (fileTask ?? Promise.resolve(undefined)).then(discardReceivedFile, () => undefined).then(() => reject(err));
     };
 
+    let admission: Promise<void> | undefined;
+    /** beforeFile, once; file parts wait for it unread (busboy holds the body meanwhile). */
+    const admitFiles = (): Promise<void> => (admission ??= options.beforeFile ? options.beforeFile(new Map(fields)) : Promise.resolve());
+
     const saveFile = async (stream: Readable, filename: string | undefined): Promise<ReceivedFile> => {
-      if (options.beforeFile) await options.beforeFile(fields);
+      await admitFiles();
       if (settled) throw new Error('upload aborted');
       await fsp.mkdir(options.tmpDir, { recursive: true });
       const tempPath = path.join(options.tmpDir, `upload-${randomUUID()}`);
@@ -121,13 +127,17 @@ export async function receiveMultipartFile(ctx: Koa.Context, options: MultipartF
 
     parser.on('field', (name, value, info) => {
       if (info.nameTruncated || info.valueTruncated) abort(new HttpError(400, '400 Bad request - a form field is too long'));
+      else if (fields.has(name)) abort(new HttpError(400, `400 Bad request - ${name} is given more than once`));
       else fields.set(name, value);
     });
     parser.on('file', (name, stream, info) => {
       // Its failures reach us through the parser or the pipeline below; this only keeps a
       // stream destroyed by abort() from raising an unhandled 'error'.
       stream.on('error', () => undefined);
-      if (name !== options.fileField || fileTask) return skip(stream);
+      if (name !== options.fileField || fileTask) {
+        admitFiles().then(() => skip(stream), abort);
+        return;
+      }
       fileTask = saveFile(stream, info.filename);
       fileTask.catch(abort);
     });
@@ -160,7 +170,8 @@ export async function receiveMultipartFile(ctx: Koa.Context, options: MultipartF
 function multipartParser(headers: IncomingHttpHeaders): busboy.Busboy | undefined {
   try {
     // preservePath: the client's filename arrives whole, and the caller sanitises it.
-    return busboy({ headers, preservePath: true, defParamCharset: 'utf8', limits: FIELD_LIMITS });
+    // Without a charset, curl sends field values as UTF-8; busboy would read them as latin1.
+    return busboy({ headers, preservePath: true, defCharset: 'utf8', defParamCharset: 'utf8', limits: FIELD_LIMITS });
   } catch {
     return undefined;
   }

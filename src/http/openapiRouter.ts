@@ -6,22 +6,22 @@ import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { tokensEqual } from '../domain/tokens.js';
 import { HttpError } from './errors.js';
-import type { AppDeps, OperationHandlers } from './handlers.js';
-import { receiveMultipartFields } from './multipartFields.js';
+import type { AppDeps, OperationHandlers, OperationId } from './handlers.js';
+import { createRequestReader, type RequestReading } from './requestReading.js';
 
 export const specPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi.yaml');
 
+/** How each operation's request is read (see RequestReading); the others get `default`. */
+export type RequestReadings = Partial<Record<OperationId, RequestReading>>;
+
 /**
  * Routes each request to the handler of its operationId and validates it against
- * openapi.yaml first. Security (PRIVATE-TOKEN) is checked before validation, so an
- * unauthenticated caller learns nothing about the shape of the API.
+ * openapi.yaml first. The operation is matched before the body is read, so that each
+ * operation's body meets only its own parser (`readings`). Security (PRIVATE-TOKEN) is
+ * checked before validation, so an unauthenticated caller learns nothing about the shape
+ * of the API.
  */
-export async function openapiRouter(
-  deps: AppDeps,
-  handlers: OperationHandlers,
-  /** Operations whose multipart bodies are plain text forms (`curl -F`), read before validation. */
-  multipartFormOperations: ReadonlySet<string> = new Set(),
-): Promise<Koa.Middleware> {
+export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, readings: RequestReadings = {}): Promise<Koa.Middleware> {
   const api = new OpenAPIBackend({
     definition: specPath,
     // Validators are compiled on first use instead of all at start-up (seconds for this
@@ -56,17 +56,9 @@ export async function openapiRouter(
     },
   });
   await api.init();
-  /** koa-body's parse, or for a multipart body (which koa-body leaves unread) what stands in for it. */
-  const requestBody = async (ctx: Koa.Context, request: Request): Promise<unknown> => {
-    if (ctx.request.body !== undefined || !ctx.is('multipart')) return ctx.request.body;
-    const operation = api.matchOperation(request);
-    if (operation?.operationId !== undefined && multipartFormOperations.has(operation.operationId)) {
-      return receiveMultipartFields(ctx, deps.config.maxBodyBytes);
-    }
-    // Any other multipart body is streamed by its handler (artifacts), which checks its parts
-    // itself; an empty form stands in for it so `required: true` holds.
-    return {};
-  };
+  const readRequest = createRequestReader(deps.config.maxBodyBytes);
+  const readingOf = (operationId: string | undefined): RequestReading =>
+    (operationId === undefined ? undefined : readings[operationId as OperationId]) ?? { kind: 'default' };
 
   return async (ctx) => {
     const request: Request = {
@@ -75,7 +67,9 @@ export async function openapiRouter(
       query: ctx.query as Record<string, string | string[]>,
       headers: ctx.headers as Record<string, string | string[]>,
     };
-    await api.handleRequest({ ...request, body: await requestBody(ctx, request) }, ctx);
+    const operation = api.matchOperation(request);
+    const { query, body } = await readRequest(ctx, operation, readingOf(operation?.operationId));
+    await api.handleRequest({ ...request, query: query as Request['query'], body }, ctx);
   };
 }
 

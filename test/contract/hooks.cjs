@@ -11,8 +11,13 @@
 // Every transaction must have a plan in PLANS below; one without fails, so a new status in
 // openapi.yaml cannot go untested silently. Skips carry their reason in SKIPPED.
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const http = require('node:http');
+const path = require('node:path');
 const hooks = require('hooks');
+const YAML = require('yaml');
+
+const SPEC = YAML.parse(fs.readFileSync(path.join(__dirname, '../../openapi.yaml'), 'utf8'));
 
 const SERVER_URL = requiredEnv('CONTRACT_SERVER_URL');
 const REGISTRATION_TOKEN = requiredEnv('CONTRACT_REGISTRATION_TOKEN');
@@ -46,15 +51,20 @@ const COMPILE_AND_RSPEC = [
 ];
 /** The shared runner's project: what a team would submit. */
 const MAIN_CI = ['stages: [build, test, deploy]', ...COMPILE_AND_RSPEC, 'deploy:', '  stage: deploy', '  script: cap deploy', ''].join('\n');
-/** The queue project: after compile, two test builds wait for the register transactions. */
+/**
+ * Each runner transaction that uses up what it acts on (register takes a build, PUT finishes
+ * one, runners/delete removes a runner) is made once per route (plain and `.json`) and request
+ * media type: a seeded object for each, keyed by `variantKey`.
+ */
+const RUNNER_MEDIA = ['json', 'form', 'multipart'];
+const VARIANTS = ['plain', 'json'].flatMap((route) => RUNNER_MEDIA.map((media) => `${route}:${media}`));
+/** The queue project's test jobs besides rspec: after compile, one pending build per register 201 transaction. */
+const QUEUE_TEST_JOBS = ['spinach', 'cucumber', 'rubocop', 'brakeman', 'jasmine'];
+/** The queue project: after compile, its test builds wait for the register transactions. */
 const QUEUE_CI = [
   'stages: [build, test]',
   ...COMPILE_AND_RSPEC,
-  'spinach:',
-  '  stage: test',
-  '  script: spinach',
-  '  dependencies: [compile]',
-  ARTIFACTS_YAML('spinach-results'),
+  ...QUEUE_TEST_JOBS.flatMap((name) => [`${name}:`, '  stage: test', `  script: ${name}`, '  dependencies: [compile]', ARTIFACTS_YAML(`${name}-results`)]),
   '',
 ].join('\n');
 
@@ -228,7 +238,9 @@ async function seed() {
   seeded.shared = await registerRunner(REGISTRATION_TOKEN, 'contract-shared');
   // Pipeline 1: its compile job (finished, trace, artifacts) serves the user API's job reads.
   seeded.first = await runningRspec();
-  seeded.secondRspec = (await runningRspec()).rspec;
+  // One running rspec per PUT 200 transaction (the example finishes it); pipeline 1's is the first.
+  seeded.updateRspecs = { [VARIANTS[0]]: seeded.first.rspec };
+  for (const variant of VARIANTS.slice(1)) seeded.updateRspecs[variant] = (await runningRspec()).rspec;
   seeded.traceRspec = (await runningRspec()).rspec;
   seeded.artifactsRspec = (await runningRspec()).rspec;
 
@@ -236,13 +248,14 @@ async function seed() {
   seeded.queue = await createProject({ name: 'queue', repo_url: 'https://git.example.com/queue.git', ci_config: QUEUE_CI, shared_runners_enabled: false });
   seeded.queueRunner = await registerRunner(seeded.queue.runners_token, 'contract-queue');
   await createPipeline(seeded.queue.id);
-  await runCompile(seeded.queueRunner); // rspec and spinach are now pending for the register transactions
+  await runCompile(seeded.queueRunner); // its test builds are now pending for the register transactions
 
   // A specific runner of a project with no pipeline: it never has a build (204 / 404).
   seeded.idleProject = await createProject({ name: 'idle', repo_url: 'https://git.example.com/idle.git', shared_runners_enabled: false });
   seeded.idleRunner = await registerRunner(seeded.idleProject.runners_token, 'contract-idle');
 
-  seeded.doomedRunners = [await registerRunner(REGISTRATION_TOKEN, 'contract-doomed-1'), await registerRunner(REGISTRATION_TOKEN, 'contract-doomed-2')];
+  seeded.doomedRunners = {};
+  for (const variant of VARIANTS) seeded.doomedRunners[variant] = await registerRunner(REGISTRATION_TOKEN, `contract-doomed-${variant}`);
 
   await seedIssue3();
   for (const [group, seedGroup] of Object.entries(SEEDING_GROUPS)) {
@@ -399,6 +412,31 @@ function setMultipartBody(t, parts) {
   t.request.bodyEncoding = 'base64';
 }
 
+/**
+ * Points a build-token route at build `id` with `token` in the body (of the transaction's media
+ * type) only: no `?token=`, and BUILD-TOKEN only when `headerToken` is given.
+ */
+function targetWithBody(t, id, token, headerToken) {
+  setPath(t, { id }, { token: undefined });
+  setHeader(t, 'BUILD-TOKEN', headerToken);
+  setBody(t, { token });
+}
+
+/** The trace PATCH chunks by request media type (text/plain sends openapi.yaml's example). */
+const TRACE_CHUNKS = {
+  'application/octet-stream': '\u001b[32;1m$ make\u001b[0;m\r\n\tok\n',
+  // What `curl --data` sends: stored as it is, never form-decoded.
+  form: 'step=1&result=%E2%9C%93+ok&&=\n',
+};
+
+/** The operation's JSON request example in openapi.yaml (Dredd sends it only for the JSON variant). */
+function example(t) {
+  const { pathTemplate } = describe(t);
+  let requestBody = SPEC.paths[pathTemplate][t.request.method.toLowerCase()].requestBody;
+  if (requestBody.$ref) requestBody = SPEC.components.requestBodies[requestBody.$ref.split('/').pop()];
+  return structuredClone(requestBody.content['application/json'].example);
+}
+
 /** A body just over the configured limit, so the server refuses it with 413 while it streams. */
 const oversized = (limit) => 'x'.repeat(limit + 1024);
 
@@ -410,55 +448,71 @@ const oversized = (limit) => 'x'.repeat(limit + 1024);
 const SKIPPED = {};
 
 const PLANS = {
+  // The runner routes take JSON, urlencoded and multipart bodies alike (GitLab's documented
+  // `curl --form` calls): Dredd makes one transaction per media type with the same name, and
+  // setBody writes the fields in the transaction's media type. `example(t)` is the operation's
+  // JSON example, which Dredd sends only for the JSON variant.
   'POST /ci/api/v1/builds/register': {
-    // The queue runner gets the queue project's pending rspec, then spinach.
-    201: (t) => setJsonBody(t, { ...jsonBody(t), token: seeded.queueRunner.token }),
+    // The queue runner gets the queue project's pending test builds, one per transaction.
+    201: (t) => setBody(t, { ...example(t), token: seeded.queueRunner.token }),
     204: (t) => {
-      setJsonBody(t, { ...jsonBody(t), token: seeded.idleRunner.token });
+      setBody(t, { ...example(t), token: seeded.idleRunner.token });
       setHeader(t, 'User-Agent', RUNNER_USER_AGENT);
     },
-    400: (t) => setJsonBody(t, omit(jsonBody(t), 'token')),
-    403: (t) => setJsonBody(t, { ...jsonBody(t), token: WRONG_TOKEN }),
+    400: (t) => setBody(t, omit(example(t), 'token')),
+    403: (t) => setBody(t, { ...example(t), token: WRONG_TOKEN }),
     // No build, and Dredd's own User-Agent is not a runner's.
-    404: (t) => setJsonBody(t, { ...jsonBody(t), token: seeded.idleRunner.token }),
-    413: (t) => setJsonBody(t, { ...jsonBody(t), token: seeded.idleRunner.token, padding: oversized(BODY_LIMIT_BYTES) }),
+    404: (t) => setBody(t, { ...example(t), token: seeded.idleRunner.token }),
+    413: (t) => setBody(t, { ...example(t), token: seeded.idleRunner.token, padding: oversized(BODY_LIMIT_BYTES) }),
   },
 
   'PUT /ci/api/v1/builds/{id}': {
-    // The example body finishes the build (`state: success`): one running build per route.
-    200: (t, { json }) => {
-      const build = json ? seeded.secondRspec : seeded.first.rspec;
+    // The example body finishes the build (`state: success`) with its trace: one running build
+    // per route and media type, whose stored trace must then be the example's, byte for byte.
+    200: (t, { variant, check }) => {
+      const build = seeded.updateRspecs[variant];
+      const fields = { ...example(t), token: seeded.shared.token };
       setPath(t, { id: build.id });
-      setJsonBody(t, { ...jsonBody(t), token: seeded.shared.token });
+      setBody(t, fields);
+      check(() => expectTrace(build, (trace) => trace.equals(Buffer.from(fields.trace)), `the PUT's trace ${JSON.stringify(fields.trace)}`));
     },
     400: (t) => {
       setPath(t, { id: seeded.first.rspec.id });
-      setJsonBody(t, omit(jsonBody(t), 'token'));
+      setBody(t, omit(example(t), 'token'));
     },
     403: (t) => {
       setPath(t, { id: seeded.first.rspec.id });
-      setJsonBody(t, { ...jsonBody(t), token: WRONG_TOKEN });
+      setBody(t, { ...example(t), token: WRONG_TOKEN });
     },
     // `PUT builds/-1` is how a runner checks its token: 404 means alive.
     404: (t, { json }) => {
       setPath(t, { id: json ? UNKNOWN_ID : -1 });
-      setJsonBody(t, { ...jsonBody(t), token: seeded.shared.token });
+      setBody(t, { ...example(t), token: seeded.shared.token });
     },
     413: (t) => {
       setPath(t, { id: seeded.first.rspec.id });
-      setJsonBody(t, { ...jsonBody(t), token: seeded.shared.token, trace: oversized(BODY_LIMIT_BYTES) });
+      setBody(t, { ...example(t), token: seeded.shared.token, trace: oversized(BODY_LIMIT_BYTES) });
     },
   },
 
+  // One transaction per request media type (text/plain, octet-stream, urlencoded): the body is
+  // the chunk whatever its type, appended as it was sent (a form's `=`, `&`, `+` and `%41` too).
   'PATCH /ci/api/v1/builds/{id}/trace.txt': {
-    202: async (t, { check }) => {
+    202: async (t, { media, check }) => {
       const build = seeded.traceRspec;
+      if (TRACE_CHUNKS[media] !== undefined) t.request.body = TRACE_CHUNKS[media];
+      const chunk = Buffer.from(t.request.body);
       const start = await traceLength(seeded.main.id, build.id);
-      const end = start + Buffer.byteLength(t.request.body);
+      const end = start + chunk.length;
       target(t, build.id, build.token);
       setHeader(t, 'Content-Range', `${start}-${end}`);
       t.expected.body = `0-${end}`;
-      check(() => expectHeader(t, 'range', `0-${end}`) || expectHeader(t, 'build-status', 'running'));
+      check(
+        () =>
+          expectHeader(t, 'range', `0-${end}`) ||
+          expectHeader(t, 'build-status', 'running') ||
+          expectTrace(build, (trace) => trace.subarray(start).equals(chunk), `its ${chunk.length} bytes ${JSON.stringify(chunk.toString())} at ${start}`),
+      );
     },
     400: (t) => {
       target(t, seeded.traceRspec.id, seeded.traceRspec.token);
@@ -473,9 +527,10 @@ const PLANS = {
       target(t, build.id, build.token);
       setHeader(t, 'Content-Range', `${start}-${start + t.request.body.length}`);
     },
-    416: async (t, { check }) => {
+    416: async (t, { media, check }) => {
       const build = seeded.traceRspec;
       const length = await traceLength(seeded.main.id, build.id);
+      if (TRACE_CHUNKS[media] !== undefined) t.request.body = TRACE_CHUNKS[media];
       target(t, build.id, build.token);
       setHeader(t, 'Content-Range', `${length + 100}-${length + 100 + Buffer.byteLength(t.request.body)}`);
       check(() => expectHeader(t, 'range', `0-${length}`));
@@ -513,23 +568,44 @@ const PLANS = {
       check(() => expectArchive(t));
     },
   },
-  'DELETE /ci/api/v1/builds/{id}/artifacts': buildTokenRoute(() => seeded.artifactsRspec),
+  // The token comes in the body (JSON, urlencoded or multipart) only.
+  'DELETE /ci/api/v1/builds/{id}/artifacts': {
+    200: (t, { check }) => {
+      const build = seeded.artifactsRspec;
+      targetWithBody(t, build.id, build.token);
+      check(async () => {
+        const reply = await send('GET', `/ci/api/v1/builds/${build.id}/artifacts`, { headers: { 'BUILD-TOKEN': build.token } });
+        return reply.status === 404 ? undefined : `after deleting: GET the artifacts answered ${reply.status}, expected 404`;
+      });
+    },
+    400: (t) => targetWithBody(t, 'abc', seeded.artifactsRspec.token),
+    // The body's token wins over a valid BUILD-TOKEN.
+    403: (t) => targetWithBody(t, seeded.artifactsRspec.id, WRONG_TOKEN, seeded.artifactsRspec.token),
+    404: (t) => targetWithBody(t, UNKNOWN_ID, seeded.artifactsRspec.token),
+  },
 
   'POST /ci/api/v1/runners/register': {
-    201: (t) => setJsonBody(t, { ...jsonBody(t), token: REGISTRATION_TOKEN }),
-    400: (t) => setJsonBody(t, omit(jsonBody(t), 'token')),
-    403: (t) => setJsonBody(t, { ...jsonBody(t), token: WRONG_TOKEN }),
-    // Neither a tag nor run_untagged: GitLab answered 404 to an invalid runner.
-    404: (t) => {
-      setJsonBody(t, { ...omit(jsonBody(t), 'tag_list'), token: REGISTRATION_TOKEN, run_untagged: false });
+    // The multipart variant sends the tags as `tag_list[]` fields; the stored runner must have
+    // the example's tags, run_untagged (from the text `true` in a form) and version (`info[version]`).
+    201: (t, { media, check }) => {
+      const fields = { ...example(t), token: REGISTRATION_TOKEN };
+      if (media === 'multipart') fields.tag_list = fields.tag_list.split(',');
+      setBody(t, fields);
+      check(() => expectRegisteredRunner(t, { tag_list: ['docker', 'linux'], run_untagged: true, locked: false, version: fields.info.version }));
     },
-    413: (t) => setJsonBody(t, { ...jsonBody(t), token: REGISTRATION_TOKEN, description: oversized(BODY_LIMIT_BYTES) }),
+    400: (t) => setBody(t, omit(example(t), 'token')),
+    403: (t) => setBody(t, { ...example(t), token: WRONG_TOKEN }),
+    // Neither a tag nor run_untagged (`false`, which a form sends as text): GitLab answered 404 to an invalid runner.
+    404: (t) => {
+      setBody(t, { ...omit(example(t), 'tag_list'), token: REGISTRATION_TOKEN, run_untagged: false });
+    },
+    413: (t) => setBody(t, { ...example(t), token: REGISTRATION_TOKEN, description: oversized(BODY_LIMIT_BYTES) }),
   },
   'DELETE /ci/api/v1/runners/delete': {
-    200: (t, { json }) => setJsonBody(t, { token: seeded.doomedRunners[json ? 1 : 0].token }),
-    400: (t) => setJsonBody(t, {}),
-    403: (t) => setJsonBody(t, { token: WRONG_TOKEN }),
-    413: (t) => setJsonBody(t, { token: WRONG_TOKEN, padding: oversized(BODY_LIMIT_BYTES) }),
+    200: (t, { variant }) => setBody(t, { token: seeded.doomedRunners[variant].token }),
+    400: (t) => setBody(t, {}),
+    403: (t) => setBody(t, { token: WRONG_TOKEN }),
+    413: (t) => setBody(t, { token: WRONG_TOKEN, padding: oversized(BODY_LIMIT_BYTES) }),
   },
 
   'POST /api/v4/projects': {
@@ -891,25 +967,33 @@ function setLegacyTriggerWithFile(t) {
 
 /**
  * The body of the transaction's media type: JSON; urlencoded or multipart text fields
- * (`variables[KEY]=value`, as `curl -F` sends them) for the form variants.
+ * (`variables[KEY]=value`, `info[name]=...`, `tag_list[]=...`, as `curl -F` sends them) for the
+ * form variants.
  */
 function setBody(t, fields) {
   if (!isForm(t) && !isMultipart(t)) {
     setJsonBody(t, fields);
     return;
   }
-  const form = [];
-  for (const [name, value] of Object.entries(fields)) {
-    if (value !== null && typeof value === 'object') {
-      for (const [key, inner] of Object.entries(value)) form.push([`${name}[${key}]`, String(inner)]);
-    } else form.push([name, String(value)]);
-  }
+  const form = formFields(fields);
   if (isMultipart(t)) {
     setMultipartBody(t, form.map(([name, data]) => ({ name, data })));
     return;
   }
   setHeader(t, 'Content-Type', 'application/x-www-form-urlencoded');
   t.request.body = new URLSearchParams(form).toString();
+}
+
+/** Nested values as Rack nests form fields: objects as `name[key]`, arrays as repeated `name[]`. */
+function formFields(fields, prefix) {
+  const form = [];
+  for (const [key, value] of Object.entries(fields)) {
+    const name = prefix ? `${prefix}[${key}]` : key;
+    if (Array.isArray(value)) for (const item of value) form.push([`${name}[]`, String(item)]);
+    else if (value !== null && typeof value === 'object') form.push(...formFields(value, name));
+    else form.push([name, String(value)]);
+  }
+  return form;
 }
 
 /** The request's Content-Type as Dredd made it from the media type (before any plan rewrote it). */
@@ -924,6 +1008,14 @@ function isForm(t) {
 
 function isMultipart(t) {
   return requestContentType(t).startsWith('multipart/form-data');
+}
+
+/** The transaction's request media type: `json` (also for none), `form`, `multipart`, or the type itself. */
+function mediaOf(t) {
+  if (isForm(t)) return 'form';
+  if (isMultipart(t)) return 'multipart';
+  const type = requestContentType(t).split(';')[0].trim();
+  return type === '' || type === 'application/json' ? 'json' : type;
 }
 
 /**
@@ -1031,6 +1123,22 @@ function expectArchive(t) {
   return body.equals(EMPTY_ZIP) ? undefined : `body: expected the uploaded archive (${EMPTY_ZIP.length} bytes), got ${body.length} bytes`;
 }
 
+/** The build's stored trace (read through the user API) must pass `test`. */
+async function expectTrace(build, test, what) {
+  const reply = await send('GET', `/api/v4/projects/${build.project_id}/jobs/${build.id}/trace`, { headers: { 'PRIVATE-TOKEN': ADMIN_TOKEN } });
+  if (reply.status !== 200) return `trace of build ${build.id}: ${reply.status}`;
+  return test(reply.body) ? undefined : `trace of build ${build.id}: expected ${what}, got ${JSON.stringify(reply.body.toString())}`;
+}
+
+/** The runner a runners/register transaction created, read through the admin API, has these settings. */
+async function expectRegisteredRunner(t, expected) {
+  const registered = realJson(t);
+  const reply = await userApi('GET', `/api/v4/runners/${registered && registered.id}`);
+  if (reply.status !== 200) return `runner ${registered && registered.id}: ${reply.status} ${reply.text}`;
+  const wrong = Object.entries(expected).find(([key, value]) => !same(reply.json[key], value));
+  return wrong ? `runner ${reply.json.id}: expected ${wrong[0]} ${JSON.stringify(wrong[1])}, got ${JSON.stringify(reply.json[wrong[0]])}` : undefined;
+}
+
 function expectHeader(t, name, expected) {
   const actual = t.real.headers[name];
   return actual === expected ? undefined : `${name}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`;
@@ -1136,7 +1244,9 @@ async function prepare(t) {
   const plan = PLANS[route] && PLANS[route][status];
   if (!plan) throw new Error(`no plan for "${t.name}": add one to test/contract/hooks.cjs`);
   if (t.request.uri.startsWith('/api/v4/') && !UNAUTHENTICATED_ROUTES.has(route)) setHeader(t, 'PRIVATE-TOKEN', ADMIN_TOKEN);
-  await plan(t, { json, form: isForm(t), multipart: isMultipart(t), check: (fn) => checks.set(t, fn) });
+  const media = mediaOf(t);
+  const variant = `${json ? 'json' : 'plain'}:${media}`;
+  await plan(t, { json, media, variant, form: isForm(t), multipart: isMultipart(t), check: (fn) => checks.set(t, fn) });
 }
 
 hooks.afterEach((t, done) => {
