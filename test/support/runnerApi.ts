@@ -17,6 +17,8 @@ export interface RawReply {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
+  /** The body's bytes. */
+  body: Buffer;
   /** The parsed JSON body, or undefined when the body is empty or not JSON. */
   json: unknown;
 }
@@ -31,25 +33,28 @@ export class RunnerApi {
   /** `body` is sent as JSON, except a string, which is sent as it is (for garbled bodies). */
   request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawReply> {
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    return this.send(method, path, payload, { ...(payload ? { 'Content-Type': 'application/json' } : {}), ...headers });
+  }
+
+  /** Exactly these bytes with exactly these headers (and the Content-Length of a body). */
+  send(method: string, path: string, payload: Buffer | undefined, headers: Record<string, string> = {}): Promise<RawReply> {
     const url = new URL(path, this.baseUrl);
     return new Promise((resolve, reject) => {
       const request = http.request(
         url,
         {
           method,
-          headers: {
-            ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
-            ...headers,
-          },
+          headers: { ...(payload ? { 'Content-Length': String(payload.length) } : {}), ...headers },
         },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('error', reject);
           response.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
+            const body = Buffer.concat(chunks);
+            const text = body.toString('utf8');
             const isJson = response.headers['content-type'] === 'application/json' && text !== '';
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json: isJson ? JSON.parse(text) : undefined });
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, text, body, json: isJson ? JSON.parse(text) : undefined });
           });
         },
       );
