@@ -210,6 +210,37 @@ describe('PATCH builds/:id/trace.txt', () => {
     assert.equal(await storedTrace(build.id), 'raw bare {"a":1}[1]not json');
   });
 
+  test('every Content-Type: the chunk is stored byte for byte, never decoded, and Range counts its bytes', async () => {
+    const { build, runner } = await startBuild();
+    const boundary = '------------------------d74496d66958873e';
+    const chunks: [string | undefined, Buffer][] = [
+      [undefined, Buffer.from('no type ')],
+      ['text/plain', Buffer.from('Running git clone...\\n ')],
+      ['text/plain; charset=utf-8', Buffer.from('héllo ✓ ')],
+      // What `curl --data` sends: a form's syntax, kept as it is.
+      ['application/x-www-form-urlencoded', Buffer.from('token=abc&state=success&a+b=%41%zz&&=\n')],
+      ['application/octet-stream', Buffer.from([0x1b, 0x5b, 0x33, 0x32, 0x6d, 0x00, 0xff, 0xfe, 0x0d, 0x0a])],
+      [`multipart/form-data; boundary=${boundary}`, Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="token"\r\n\r\nabc\r\n--${boundary}--\r\n`)],
+      ['multipart/form-data', Buffer.from('no boundary at all ')],
+      ['application/json', Buffer.from('{"token": "abc"}')],
+      ['image/png', Buffer.from('\u0089PNG')],
+    ];
+    let length = 0;
+    for (const [contentType, chunk] of chunks) {
+      const reply = await runner.send('PATCH', `builds/${build.id}/trace.txt`, {
+        'Build-Token': build.token,
+        'Content-Range': `${length}-${length + chunk.length}`,
+        ...(contentType ? { 'Content-Type': contentType } : {}),
+      }, chunk);
+      length += chunk.length;
+      assert.equal(reply.status, 202, `${contentType}: ${reply.body.toString()}`);
+      assert.equal(reply.headers.range, `0-${length}`, String(contentType));
+    }
+    const rows: { data: Uint8Array }[] = await coordinator.db('trace_chunks').where({ build_id: build.id }).orderBy('id').select('data');
+    assert.ok(Buffer.concat(rows.map((row) => Buffer.from(row.data))).equals(Buffer.concat(chunks.map(([, chunk]) => chunk))));
+    assert.equal((await buildRow(build.id)).trace_length, length);
+  });
+
   test('a start beyond any integer → 416, not a crash', async () => {
     const running = await startBuildWithTrace();
     const reply = await running.runner.patchTrace(running.build.id, running.build.token, 0, 'x', {
