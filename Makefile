@@ -8,7 +8,7 @@ MOCK_HOST  ?= 127.0.0.1
 MOCK_PORT  ?= 4010
 TEST_FILES := $(sort $(wildcard test/*.test.ts))
 
-.PHONY: install generate serve mock typecheck test unit contract bench clean
+.PHONY: install generate serve mock typecheck test unit contract bench clean test-tools
 
 install: $(INSTALLED)
 
@@ -32,11 +32,21 @@ mock: $(INSTALLED)
 typecheck: $(GENERATED)
 	$(NODE_BIN)/tsc -p .
 
-unit: $(GENERATED)
+unit: $(GENERATED) test-tools
 	node --import tsx --test --test-concurrency=1 $(TEST_FILES)
 
-contract: $(GENERATED)
+contract: $(GENERATED) test-tools
 	bash test/contract/run.sh
+
+# Programs the tests run that npm does not install: curl (test/buildsApiDoc.test.ts runs
+# GitLab's documented curl calls with it; make contract waits for its servers with it).
+# A bare machine (CI) gets it from Debian's packages.
+test-tools:
+	@command -v curl >/dev/null 2>&1 || { \
+	  echo 'test-tools: installing curl with apt-get'; \
+	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq curl; \
+	}
 
 # The contract run goes first so that the test runner's summary closes the output.
 test: typecheck contract unit
