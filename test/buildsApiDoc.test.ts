@@ -17,57 +17,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { AS_A_RUNNER, AS_MEANT, DOCUMENTED, DOCUMENTED_TRACE, inForm, localizeCommand, type Form, type Localization } from './support/buildsApiDoc.js';
 import { requireCurl, runCurl, type CurlReply } from './support/curl.js';
 import { startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
 import { zipToBuffer } from './support/zip.js';
-
-/** The examples, verbatim from the documentation (GitLab CE 8.15). */
-const DOCUMENTED = {
-  registerRunner: 'curl --request POST "https://gitlab.example.com/ci/api/v1/runners/register" --form "token=t0k3n"',
-  registerBuild: 'curl --request POST "https://gitlab.example.com/ci/api/v1/builds/register" --form "token=t0k3n"',
-  updateBuild: 'curl --request PUT "https://gitlab.example.com/ci/api/v1/builds/1234" --form "token=t0k3n" --form "state=running" --form "trace=Running git clone...\\n"',
-  appendTrace: 'curl --request PATCH "https://gitlab.example.com/ci/api/v1/builds/1234/trace.txt" --header "BUILD-TOKEN=build_t0k3n" --header "Content-Range=0-21" --data "Running git clone...\\n"',
-  uploadArtifacts: 'curl --request POST "https://gitlab.example.com/ci/api/v1/builds/1234/artifacts" --form "token=build_t0k3n" --form "file=@/path/to/file"',
-  downloadArtifacts: 'curl "https://gitlab.example.com/ci/api/v1/builds/1234/artifacts" --form "token=build_t0k3n"',
-  deleteArtifacts: 'curl --request DELETE "https://gitlab.example.com/ci/api/v1/builds/1234/artifacts" --form "token=build_t0k3n"',
-  deleteRunner: 'curl --request DELETE "https://gitlab.example.com/ci/api/v1/runners/delete" --form "token=t0k3n"',
-};
-
-/** The two examples as their text means them (see the top of this file). */
-const AS_MEANT = {
-  appendTrace: DOCUMENTED.appendTrace.replace('"BUILD-TOKEN=build_t0k3n"', '"BUILD-TOKEN: build_t0k3n"').replace('"Content-Range=0-21"', '"Content-Range: 0-21"'),
-  downloadArtifacts: DOCUMENTED.downloadArtifacts.replace('curl ', 'curl --request GET '),
-};
-
-/** A runner's User-Agent: "no build" is 204 for gitlab-ci-multi-runner >= 1.3.0, 404 for anything else (curl). */
-const AS_A_RUNNER = ' --user-agent "gitlab-ci-multi-runner 1.11.5 (1-11-stable; go1.8.3; linux/amd64)"';
-
-/** The trace of both examples: `\n` inside double quotes is not a newline to the shell, so 22 bytes. */
-const DOCUMENTED_TRACE = 'Running git clone...\\n';
-
-type Form = 'multipart' | 'urlencoded' | 'json' | 'query';
-
-/**
- * The command with its `--form "name=value"` text fields moved to another form: `--data-urlencode`,
- * one JSON body, or the URL's query string. File parts stay multipart (only the query form can
- * take the other fields away from them).
- */
-function inForm(command: string, form: Form): string {
-  if (form === 'multipart') return command;
-  const field = /\s--form "([^"=]+)=([^"@][^"]*)"/g;
-  const fields = [...command.matchAll(field)].map((match) => [match[1]!, match[2]!] as const);
-  const hasFile = command.includes('=@');
-  if (fields.length === 0 || (hasFile && form !== 'query')) return command;
-  const rest = command.replace(field, '');
-  switch (form) {
-    case 'urlencoded':
-      return `${rest}${fields.map(([name, value]) => ` --data-urlencode "${name}=${value}"`).join('')}`;
-    case 'json':
-      return `${rest} --header "Content-Type: application/json" --data '${JSON.stringify(Object.fromEntries(fields))}'`;
-    case 'query':
-      return rest.replace(/"(https?:\/\/[^"]+)"/, (_, url: string) => `"${url}?${new URLSearchParams(fields.map(([n, v]) => [n, v])).toString()}"`);
-  }
-}
 
 interface Step {
   call: string;
@@ -95,15 +48,7 @@ describe('the Builds API documentation, run with curl', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The host, tokens, build id and file path of this server; `build_t0k3n` before `t0k3n`, which it contains. */
-  function localize(command: string, values: { token: string; buildToken?: string; buildId?: number }): string {
-    return command
-      .replace('https://gitlab.example.com', world.coordinator.url)
-      .replaceAll('build_t0k3n', values.buildToken ?? 'build_t0k3n')
-      .replaceAll('t0k3n', values.token)
-      .replaceAll('/builds/1234', `/builds/${values.buildId ?? 1234}`)
-      .replaceAll('/path/to/file', archivePath);
-  }
+  const localize = (command: string, values: Omit<Localization, 'host' | 'filePath'>) => localizeCommand(command, { ...values, host: world.coordinator.url, filePath: archivePath });
 
   /** A project with one job, nobody to run it yet, and the documented calls made on it in `form`. */
   async function documentedSession(form: Form): Promise<Step[]> {

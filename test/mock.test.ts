@@ -4,9 +4,14 @@
 // switches give the statuses and headers a runner developer needs to test the edge cases.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AS_MEANT, DOCUMENTED, inForm, localizeCommand } from './support/buildsApiDoc.js';
+import { requireCurl, runCurl } from './support/curl.js';
 import { startPrismMock, type PrismMock } from './support/prism.js';
 import { offsetFromRangeHeader, RUNNER_USER_AGENT, RunnerSimulator, type HttpReply } from './support/runnerSimulator.js';
-import { unzipToMap } from './support/zip.js';
+import { unzipToMap, zipToBuffer } from './support/zip.js';
 
 /** Prism adds this header when its own example breaks the schema it documents. */
 function assertNoViolations(reply: HttpReply): void {
@@ -121,5 +126,35 @@ describe('make mock: Prism serves openapi.yaml to a runner', () => {
     assert.ok(typeof range === 'string' && range.includes('-'), `Range: ${String(range)}`);
     assert.ok(offsetFromRangeHeader(range) >= 0);
     assertNoViolations(reply);
+  });
+
+  test("GitLab's documented curl calls, as forms and query strings, are valid requests for the mock", async () => {
+    await requireCurl();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mock-curl-'));
+    try {
+      const filePath = path.join(dir, 'artifacts.zip');
+      fs.writeFileSync(filePath, await zipToBuffer({ 'out.txt': 'out\n' }));
+      const curl = async (command: string) => (await runCurl(localizeCommand(command, { host: prism.url, token: 'runner-token', buildToken: 'build-token-1', buildId: 1, filePath }), dir)).status;
+      const calls: [string, number][] = [
+        [DOCUMENTED.registerRunner, 201],
+        [DOCUMENTED.registerBuild, 201],
+        [DOCUMENTED.updateBuild, 200],
+        [AS_MEANT.appendTrace, 202],
+        [DOCUMENTED.uploadArtifacts, 201],
+        // OpenAPI 3.0 gives a GET no body, so Prism refuses one: the mock's download takes its token from the query string.
+        [inForm(AS_MEANT.downloadArtifacts, 'query'), 200],
+        [DOCUMENTED.deleteArtifacts, 200],
+        [DOCUMENTED.deleteRunner, 200],
+        // What `curl --data` sends as it is (`,` `:` `/` `(`), and tags as a comma list.
+        ['curl --request POST "https://gitlab.example.com/ci/api/v1/runners/register" --data "token=t0k3n" --data "tag_list=docker,linux" --data "description=shell (linux): /srv/runner" --data "run_untagged=false"', 201],
+        ['curl --request PUT "https://gitlab.example.com/ci/api/v1/builds/1234" --data "token=t0k3n" --data "state=success" --data "trace=$ make: ok (100%), a/b #1"', 200],
+      ];
+      for (const form of ['multipart', 'urlencoded', 'json', 'query'] as const) {
+        for (const [command, status] of calls) assert.equal(await curl(inForm(command, form)), status, `${form}: ${inForm(command, form)}`);
+      }
+      assert.deepEqual(prism.violations(), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
