@@ -15,6 +15,12 @@ import { runnerAdminHandlers } from './api/runnerAdmin.js';
 import { variableHandlers } from './api/variables.js';
 import { triggerHandlers } from './api/triggers.js';
 import { lintHandlers } from './api/lint.js';
+import { operationsHandlers } from './api/operations.js';
+import { sessionHandlers } from './api/session.js';
+import { badgeHandlers } from './api/badge.js';
+import { traceStreamHandlers } from './api/traceStream.js';
+import { webViewHandlers } from './api/webView.js';
+import { requestObservation } from './http/requestObservation.js';
 
 /** Builds the Koa app: error mapping, then openapi.yaml routing, which reads each operation's body its own way. */
 export async function createApp(deps: AppDeps): Promise<Koa> {
@@ -31,13 +37,21 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
     ...variableHandlers(deps),
     ...triggerHandlers(deps),
     ...lintHandlers(deps),
+    // Issue 10: for people and operators.
+    ...operationsHandlers(deps),
+    ...sessionHandlers(deps),
+    ...badgeHandlers(deps),
+    ...traceStreamHandlers(deps),
+    ...webViewHandlers(deps),
   };
   const app = new Koa();
   app.on('error', (err: NodeJS.ErrnoException) => {
     // A client that hangs up mid-request is not our error; everything else is logged once.
     if (isClientAbort(err)) return;
-    deps.log(`error: ${err.stack ?? err.message}`);
+    deps.logger.error({ err }, 'error outside a request handler');
   });
+  // Outermost: the request's log line and metrics see the status the error middleware chose.
+  app.use(requestObservation(deps.logger, deps.metrics));
   app.use(errorMiddleware(deps.log, deps.config.maxBodyBytes + DRAIN_ALLOWANCE_BYTES));
   app.use(await openapiRouter(deps, handlers, REQUEST_READINGS));
   return app;

@@ -17,7 +17,18 @@ export interface Config {
   housekeepingIntervalMs: number;
   /** A pending or running build untouched for this long is marked failed (GitLab: one day). */
   stuckBuildTimeoutMs: number;
+  /** A read-only token for the user API and the web view: it looks but never acts. */
+  viewerToken: string | undefined;
+  /** pino's level: fatal, error, warn, info, debug, trace or silent. */
+  logLevel: LogLevel;
+  /** `json` (one JSON object a line, the default) or `pretty` (pino-pretty, for development). */
+  logFormat: 'json' | 'pretty';
+  /** Set: /metrics is served on this port only (0 picks a free one), not on PORT. */
+  metricsPort: number | undefined;
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const MIB = 1024 * 1024;
 const SECOND_MS = 1000;
@@ -32,7 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   return {
     host: env.HOST || '127.0.0.1',
-    port: integerFrom(env, 'PORT', 8080, 0),
+    port: integerFrom(env, 'PORT', 8080, 0, 65535),
     dataDir,
     databaseUrl: env.DATABASE_URL || `sqlite:${path.join(dataDir, 'coordinator.sqlite3')}`,
     registrationToken: env.CI_REGISTRATION_TOKEN || undefined,
@@ -41,7 +52,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: integerFrom(env, 'MAX_BODY_SIZE_MB', 16, 1) * MIB,
     housekeepingIntervalMs: integerFrom(env, 'HOUSEKEEPING_INTERVAL_SECONDS', 300, 0, ONE_DAY_SECONDS) * SECOND_MS,
     stuckBuildTimeoutMs: integerFrom(env, 'STUCK_BUILD_TIMEOUT_HOURS', 24, 1, ONE_YEAR_HOURS) * HOUR_MS,
+    viewerToken: viewerTokenFrom(env),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+    metricsPort: env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? undefined : integerFrom(env, 'METRICS_PORT', 0, 0, 65535),
   };
+}
+
+function viewerTokenFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.CI_VIEWER_TOKEN || undefined;
+  // The same value for both would make every viewer an administrator.
+  if (token !== undefined && token === env.CI_ADMIN_TOKEN) throw new ConfigError('CI_VIEWER_TOKEN must differ from CI_ADMIN_TOKEN');
+  if (token !== undefined && token.length < 16) throw new ConfigError('CI_VIEWER_TOKEN must be at least 16 characters long');
+  return token;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  return raw as T;
 }
 
 function integerFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -8,10 +8,17 @@ import { openDatabase, type Db } from './store/db.js';
 import { removeStaleUploads } from './store/artifacts.js';
 import { resumeProjectDeletions } from './domain/projectDeletion.js';
 import { BackgroundWork } from './domain/backgroundWork.js';
+import { createLogger, lineLogger, type Logger } from './observability/logger.js';
+import { CoordinatorMetrics } from './observability/metrics.js';
+import { databaseFigures } from './domain/statistics.js';
 import { HousekeepingSchedule, runHousekeeping, type HousekeepingReport } from './domain/housekeeping.js';
 
 export interface RunningCoordinator {
   url: string;
+  /** Set with METRICS_PORT: where /metrics is served instead of on `url`. */
+  metricsUrl: string | undefined;
+  logger: Logger;
+  metrics: CoordinatorMetrics;
   db: Db;
   tokens: InstanceTokens;
   /** Tokens generated on this start (first start only), to be printed once. */
@@ -26,19 +33,24 @@ const STALE_UPLOAD_MS = 60 * 60 * 1000;
 
 export interface StartOptions {
   clock?: Clock;
+  /** Where log lines go; by default pino on stdout, as LOG_LEVEL and LOG_FORMAT say. */
+  logger?: Logger;
+  /** Replaces the text-line log of the modules that report lines (tests silence it). */
   log?: (line: string) => void;
 }
 
 /** Opens the database, builds the app and listens on config.host:config.port (0 = any free port). */
 export async function startCoordinator(config: Config, options: StartOptions = {}): Promise<RunningCoordinator> {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const logger = options.logger ?? createLogger(config);
+  const log = options.log ?? lineLogger(logger);
   const db = await openDatabase(config.databaseUrl);
   const { tokens, generated } = await resolveInstanceTokens(db, config);
   const clock = options.clock ?? systemClock;
   await removeStaleUploads(config.dataDir, STALE_UPLOAD_MS, clock.now());
   const background = new BackgroundWork();
   background.track(resumeProjectDeletions({ db, config, log }));
-  const app = await createApp({ db, config, tokens, clock, log, background });
+  const metrics = new CoordinatorMetrics(() => databaseFigures(db, clock));
+  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background });
   const server = http.createServer(app.callback());
   // The final PUT of a long build can carry megabytes; don't let Node cut slow uploads short.
   server.requestTimeout = 0;
@@ -46,23 +58,61 @@ export async function startCoordinator(config: Config, options: StartOptions = {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
+  const url = urlOf(server);
+  const metricsServer = config.metricsPort === undefined ? undefined : await startMetricsServer(metrics, config.host, config.metricsPort);
   const runOnce = () => runHousekeeping({ db, clock, dataDir: config.dataDir, stuckBuildTimeoutMs: config.stuckBuildTimeoutMs });
   const schedule = new HousekeepingSchedule(runOnce, config.housekeepingIntervalMs, log);
   schedule.start();
   return {
-    url: `http://${host}:${port}`,
+    url,
+    metricsUrl: metricsServer && urlOf(metricsServer),
+    logger,
+    metrics,
     db,
     tokens,
     generatedTokens: generated,
     housekeeping: { runOnce },
     async close() {
       await schedule.stop();
+      if (metricsServer) await closeServer(metricsServer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await background.settled();
       await db.destroy();
     },
   };
+}
+
+function urlOf(server: http.Server): string {
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return `http://${host}:${port}`;
+}
+
+/**
+ * METRICS_PORT: /metrics on a port of its own, so that it can stay off the public port.
+ * Plain node:http: a scrape needs no routing, validation or tokens.
+ */
+async function startMetricsServer(metrics: CoordinatorMetrics, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: '404 Not Found' }));
+      return;
+    }
+    metrics.exposition().then(
+      ({ contentType, body }) => res.writeHead(200, { 'Content-Type': contentType }).end(body),
+      () => res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: '500 Internal Server Error' })),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+async function closeServer(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

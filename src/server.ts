@@ -5,15 +5,27 @@ import { startCoordinator } from './runtime.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const coordinator = await startCoordinator(config);
+  const { logger } = coordinator;
+  // The one place a token is ever logged: a generated token is printed once, at the first
+  // start, because that is the only way an operator learns it. Configured tokens never are.
   if (coordinator.generatedTokens.registrationToken) {
-    console.log(`Generated runner registration token (CI_REGISTRATION_TOKEN): ${coordinator.generatedTokens.registrationToken}`);
+    logger.warn(`Generated runner registration token (CI_REGISTRATION_TOKEN): ${coordinator.generatedTokens.registrationToken}`);
   }
   if (coordinator.generatedTokens.adminToken) {
-    console.log(`Generated admin token for the user API (CI_ADMIN_TOKEN): ${coordinator.generatedTokens.adminToken}`);
+    logger.warn(`Generated admin token for the user API (CI_ADMIN_TOKEN): ${coordinator.generatedTokens.adminToken}`);
   }
-  console.log(`Coordinator listening on ${coordinator.url} (data in ${config.dataDir})`);
+  logger.info(
+    { url: coordinator.url, dataDir: config.dataDir, ...(coordinator.metricsUrl ? { metricsUrl: coordinator.metricsUrl } : {}) },
+    `Coordinator listening on ${coordinator.url} (data in ${config.dataDir})`,
+  );
   const stop = () => {
-    coordinator.close().then(() => process.exit(0), () => process.exit(1));
+    coordinator.close().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

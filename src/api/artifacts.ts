@@ -7,6 +7,7 @@ import { pathInteger, type AppDeps, type Handler, type OperationHandlers } from 
 import { abandonRequestBody, discardReceivedFile, receiveMultipartFile } from '../http/multipartUpload.js';
 import { sendJson } from '../http/respond.js';
 import type { BuildRecord } from '../store/builds.js';
+import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { Db } from '../store/db.js';
 import { uploadTempDir } from '../store/artifacts.js';
 import { authenticateBuild } from '../domain/buildAuth.js';
@@ -15,7 +16,7 @@ import { requireBuildAccess, singleValue } from './buildAccess.js';
 /** The upload's parameters read before its body streams: the query's, or a JSON or urlencoded body's. */
 type UploadParameters = components['requestBodies']['UploadArtifacts']['content']['multipart/form-data'];
 
-export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandlers {
+export function artifactHandlers({ db, config, clock, metrics }: AppDeps): OperationHandlers {
   /**
    * POST builds/:id/artifacts. There is no Workhorse in front of us, so the runner's
    * chunked multipart body arrives here directly and streams to DATA_DIR/tmp, then is
@@ -66,6 +67,7 @@ export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandl
         await requireBuildAccess(db, c, token);
         throw notFound();
       }
+      metrics.artifactsStored(received.file.size);
       sendJson(ctx, 201, await buildDetailsPayload(db, clock, buildId));
     } finally {
       // Already moved on success; removed on every refusal, so nothing stays in tmp.
@@ -76,7 +78,7 @@ export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandl
   /** GET builds/:id/artifacts: any state, and expired archives too (see openArtifacts). */
   const download: Handler = async (c, ctx) => {
     const { build } = await requireBuildAccess(db, c);
-    await sendArtifacts(ctx, db, config.dataDir, build);
+    await sendArtifacts(ctx, db, config.dataDir, build, metrics);
   };
 
   /** DELETE builds/:id/artifacts: 200 `true` whether or not there was anything. */
@@ -97,9 +99,11 @@ export function artifactHandlers({ db, config, clock }: AppDeps): OperationHandl
 }
 
 /** Streams a build's archive from disk with GitLab's download headers, or 404 when there is none. */
-export async function sendArtifacts(ctx: Koa.Context, db: Db, dataDir: string, build: BuildRecord): Promise<void> {
+export async function sendArtifacts(ctx: Koa.Context, db: Db, dataDir: string, build: BuildRecord, metrics: CoordinatorMetrics): Promise<void> {
   const file = await openArtifacts(db, dataDir, build);
   if (!file) throw notFound();
+  // Counted as the bytes leave the disk: a download cut short counts what was read.
+  file.stream.on('data', (chunk: Buffer | string) => metrics.artifactsServed(chunk.length));
   ctx.status = 200;
   ctx.body = file.stream;
   ctx.length = file.size;

@@ -5,6 +5,7 @@ import type { Db } from '../store/db.js';
 import type { ProjectRecord } from '../store/projects.js';
 import { forbidden, notFound, type HttpError } from '../http/errors.js';
 import { pathInteger } from '../http/handlers.js';
+import { annotateRequest } from '../http/requestContext.js';
 
 /**
  * The build token of a trace or artifact request: the `token` parameter wins over the
@@ -28,8 +29,11 @@ export async function requireBuildAccess(
   c: OpenApiContext,
   token: string | undefined = buildTokenOf(c),
 ): Promise<{ build: BuildRecord; project: ProjectRecord }> {
-  const access = await authenticateBuild(db, pathInteger(c, 'id'), token);
+  const buildId = pathInteger(c, 'id');
+  annotateRequest({ buildId });
+  const access = await authenticateBuild(db, buildId, token);
   if (!access.granted) throw denialError(access.denial);
+  if (access.build.runnerId !== null) annotateRequest({ runnerId: access.build.runnerId });
   return access;
 }
 

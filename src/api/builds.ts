@@ -4,6 +4,7 @@ import { recordRunnerContact } from '../domain/runnerContact.js';
 import { replaceTrace } from '../domain/traces.js';
 import { forbidden, HttpError, notFound } from '../http/errors.js';
 import { pathInteger, type AppDeps, type Handler, type JsonBody, type OperationHandlers } from '../http/handlers.js';
+import { annotateRequest } from '../http/requestContext.js';
 import { sendJson, sendNoContent } from '../http/respond.js';
 import { findBuild } from '../store/builds.js';
 import { findLiveProject } from '../store/projects.js';
@@ -18,17 +19,28 @@ const RUNNER_USER_AGENT = /gitlab-ci-multi-runner \d+\.\d+\.\d+(~beta\.\d+\.g[0-
 /** GitLab's wording when a record lookup fails (lower-case "found"), which PUT answers. */
 const buildNotFound = () => new HttpError(404, '404 Not found');
 
-export function buildHandlers({ db, clock }: AppDeps): OperationHandlers {
+export function buildHandlers({ db, clock, metrics }: AppDeps): OperationHandlers {
   const register: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'registerBuild'>;
-    const runner = await authenticateRunner(db, body.token);
-    if (!runner.active) throw notFound();
+    const runner = await authenticateRunner(db, body.token).catch((refusal: unknown) => {
+      metrics.buildRequest('v1', 'forbidden');
+      throw refusal;
+    });
+    if (!runner.active) {
+      metrics.buildRequest('v1', 'paused');
+      throw notFound();
+    }
     await recordRunnerContact(db, clock, runner, body.info);
+    const claimStarted = performance.now();
     const build = await assignNextBuild(db, clock, runner);
     if (build) {
+      metrics.buildRequest('v1', 'build');
+      metrics.buildClaimed('v1', (performance.now() - claimStarted) / 1000, build.queuedAt, clock.now());
+      annotateRequest({ buildId: build.id });
       sendJson(ctx, 201, await buildDetailsPayload(db, clock, build.id));
       return;
     }
+    metrics.buildRequest('v1', 'none');
     if (RUNNER_USER_AGENT.test(ctx.get('User-Agent'))) {
       sendNoContent(ctx);
       return;
@@ -42,6 +54,7 @@ export function buildHandlers({ db, clock }: AppDeps): OperationHandlers {
     // Only a build running on this runner: anything else (including `PUT builds/-1`, the
     // runner's token check, and a build canceled under it) answers 404.
     const build = await findBuild(db, pathInteger(c, 'id'));
+    annotateRequest({ buildId: pathInteger(c, 'id') });
     if (!build || build.runnerId !== runner.id || build.status !== 'running') throw buildNotFound();
     const project = await findLiveProject(db, build.projectId);
     if (!project) throw forbidden('Project has been deleted!');

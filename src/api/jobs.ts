@@ -30,7 +30,7 @@ export async function presentJobs(db: Db, builds: BuildRecord[], now: Date): Pro
 }
 
 /** The user API's view of builds ("jobs" in GitLab v4 words). Projects pending deletion are invisible. */
-export function jobHandlers({ db, config, clock }: AppDeps): OperationHandlers {
+export function jobHandlers({ db, config, clock, metrics }: AppDeps): OperationHandlers {
   const findJob = (c: OpenApiContext) => requireProjectJob(db, c);
 
   return {
@@ -62,7 +62,7 @@ export function jobHandlers({ db, config, clock }: AppDeps): OperationHandlers {
     },
 
     async downloadJobArtifacts(c, ctx) {
-      await sendArtifacts(ctx, db, config.dataDir, await findJob(c));
+      await sendArtifacts(ctx, db, config.dataDir, await findJob(c), metrics);
     },
   };
 }

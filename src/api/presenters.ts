@@ -1,4 +1,5 @@
 import type { components } from '../generated/api.js';
+import type { Role } from '../domain/access.js';
 import { hasArtifacts } from '../domain/buildPayload.js';
 import { isOnline, runnerStatus } from '../domain/runnerAdmin.js';
 import type { BuildRecord } from '../store/builds.js';
@@ -10,13 +11,16 @@ import type { ProjectVariableRecord } from '../store/variables.js';
 
 type Schemas = components['schemas'];
 
-/** Records → the JSON shapes of openapi.yaml. */
-export function presentProject(project: ProjectRecord): Schemas['Project'] {
+/**
+ * Records → the JSON shapes of openapi.yaml. The viewer token sees a project without its
+ * runners token, which would let it register runners.
+ */
+export function presentProject(project: ProjectRecord, role: Role = 'admin'): Schemas['Project'] {
   return {
     id: project.id,
     name: project.name,
     repo_url: project.repoUrl,
-    runners_token: project.runnersToken,
+    runners_token: role === 'admin' ? project.runnersToken : '',
     shared_runners_enabled: project.sharedRunnersEnabled,
     build_timeout: project.buildTimeout,
     build_allow_git_fetch: project.buildAllowGitFetch,

@@ -1,6 +1,7 @@
 import type { Context as OpenApiContext } from 'openapi-backend';
 import { notFound } from '../http/errors.js';
 import { pathInteger } from '../http/handlers.js';
+import { annotateRequest } from '../http/requestContext.js';
 import { findBuildInProject, type BuildRecord } from '../store/builds.js';
 import type { Db } from '../store/db.js';
 import { findPipelineInProject, type PipelineRecord } from '../store/pipelines.js';
@@ -26,5 +27,6 @@ export async function requireProjectJob(db: Db, c: OpenApiContext): Promise<Buil
   const project = await requireLiveProject(db, c);
   const build = await findBuildInProject(db, project.id, pathInteger(c, 'job_id'));
   if (!build) throw notFound();
+  annotateRequest({ buildId: build.id, ...(build.runnerId !== null ? { runnerId: build.runnerId } : {}) });
   return build;
 }

@@ -2,7 +2,10 @@ import { deleteProject } from '../domain/projectDeletion.js';
 import { newToken } from '../domain/tokens.js';
 import { notFound } from '../http/errors.js';
 import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
+import { principalOf } from '../http/access.js';
+import { pageRequest, setPaginationHeaders } from '../http/pagination.js';
 import { sendJson } from '../http/respond.js';
+import { listLiveProjects } from '../store/listings.js';
 import { insertProject } from '../store/projects.js';
 import { presentProject } from './presenters.js';
 import { requireLiveProject } from './projectAccess.js';
@@ -26,7 +29,16 @@ export function projectHandlers({ db, config, clock, log, background }: AppDeps)
 
     async getProject(c, ctx) {
       const project = await requireLiveProject(db, c);
-      sendJson(ctx, 200, presentProject(project));
+      sendJson(ctx, 200, presentProject(project, principalOf(ctx)?.role));
+    },
+
+    /** Newest first, one page at a time (the web view's first page). */
+    async listProjects(c, ctx) {
+      const page = pageRequest(c);
+      const listing = await listLiveProjects(db, page);
+      setPaginationHeaders(ctx, page, listing.total);
+      const role = principalOf(ctx)?.role;
+      sendJson(ctx, 200, listing.items.map((project) => presentProject(project, role)));
     },
 
     /** Gone at once for runners and this API; its data goes in the background, which is not awaited. */

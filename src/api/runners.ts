@@ -1,6 +1,7 @@
 import { registerRunner } from '../domain/runnerRegistration.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
 import type { AppDeps, Handler, JsonBody, OperationHandlers } from '../http/handlers.js';
+import { annotateRequest } from '../http/requestContext.js';
 import { sendJson } from '../http/respond.js';
 import type { Db } from '../store/db.js';
 import { deleteRunner, findRunnerByToken, type RunnerRecord } from '../store/runners.js';
@@ -10,6 +11,7 @@ import { presentRegisteredRunner } from './presenters.js';
 export async function authenticateRunner(db: Db, token: string | undefined): Promise<RunnerRecord> {
   const runner = token ? await findRunnerByToken(db, token) : undefined;
   if (!runner) throw forbidden();
+  annotateRequest({ runnerId: runner.id });
   return runner;
 }
 

@@ -5,7 +5,7 @@ import { readRawBody } from '../http/rawBody.js';
 import { sendText } from '../http/respond.js';
 import { requireBuildAccess } from './buildAccess.js';
 
-export function traceHandlers({ db, config, clock }: AppDeps): OperationHandlers {
+export function traceHandlers({ db, config, clock, metrics }: AppDeps): OperationHandlers {
   return {
     /**
      * PATCH builds/:id/trace.txt (GitLab 8.15 order: build, token, project, erased,
@@ -23,6 +23,7 @@ export function traceHandlers({ db, config, clock }: AppDeps): OperationHandlers
       const result = await appendTrace(db, clock, build, project, start, chunk);
       const range = `0-${result.length}`;
       if (!result.accepted) throw new HttpError(416, '416 Range Not Satisfiable', { Range: range });
+      metrics.traceAppended(result.appended);
       ctx.set('Build-Status', result.status);
       ctx.set('Range', range);
       sendText(ctx, 202, range);

@@ -10,7 +10,8 @@ import { maskSecrets, traceSecretSet } from './traceMasking.js';
 const TOUCH_INTERVAL_MS = 15 * 60 * 1000;
 
 export type TraceAppend =
-  | { accepted: true; length: number; status: BuildStatus }
+  /** `appended`: the bytes stored (after masking; 0 for a keep-alive). */
+  | { accepted: true; length: number; status: BuildStatus; appended: number }
   /** `start` was not the stored length, which is `length`. */
   | { accepted: false; length: number };
 
@@ -38,7 +39,7 @@ export async function appendTrace(
       : undefined;
     if (!advanced) return { accepted: false, length: await traceLength(trx, build.id) };
     if (data.length > 0) await insertTraceChunk(trx, build.id, data);
-    return { accepted: true, length: advanced.traceLength, status: advanced.status };
+    return { accepted: true, length: advanced.traceLength, status: advanced.status, appended: data.length };
   });
 }
 

@@ -6,6 +6,8 @@ import type { BackgroundWork } from '../domain/backgroundWork.js';
 import type { Clock } from '../domain/clock.js';
 import type { InstanceTokens } from '../domain/instanceTokens.js';
 import type { Db } from '../store/db.js';
+import type { Logger } from '../observability/logger.js';
+import type { CoordinatorMetrics } from '../observability/metrics.js';
 
 /** What every handler may use: injected once when the app is built. */
 export interface AppDeps {
@@ -13,7 +15,10 @@ export interface AppDeps {
   config: Config;
   tokens: InstanceTokens;
   clock: Clock;
+  /** A line of text for the log (errors start with `error`); see logger for structured lines. */
   log: (line: string) => void;
+  logger: Logger;
+  metrics: CoordinatorMetrics;
   /** Tasks a handler starts without waiting; the server waits for them on close. */
   background: BackgroundWork;
 }

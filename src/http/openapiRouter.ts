@@ -4,10 +4,12 @@ import type Koa from 'koa';
 import { OpenAPIBackend, type Context as OpenApiContext, type Request } from 'openapi-backend';
 import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
-import { tokensEqual } from '../domain/tokens.js';
+import { enforceAccess, securityHandlers } from './access.js';
 import { HttpError } from './errors.js';
 import type { AppDeps, OperationHandlers, OperationId } from './handlers.js';
 import { createRequestReader, type RequestReading } from './requestReading.js';
+import { annotateRequest } from './requestContext.js';
+
 
 export const specPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi.yaml');
 
@@ -17,8 +19,8 @@ export type RequestReadings = Partial<Record<OperationId, RequestReading>>;
 /**
  * Routes each request to the handler of its operationId and validates it against
  * openapi.yaml first. The operation is matched before the body is read, so that each
- * operation's body meets only its own parser (`readings`). Security (PRIVATE-TOKEN) is
- * checked before validation, so an unauthenticated caller learns nothing about the shape
+ * operation's body meets only its own parser (`readings`). Security (PRIVATE-TOKEN or the
+ * web session's cookie) is checked before validation, so an unauthenticated caller learns nothing about the shape
  * of the API.
  */
 export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, readings: RequestReadings = {}): Promise<Koa.Middleware> {
@@ -34,7 +36,7 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
       return ajv;
     },
     handlers: {
-      ...handlers,
+      ...guarded(handlers),
       validationFail: async (c: OpenApiContext) => {
         throw new HttpError(400, validationMessage(c.validation.errors ?? []));
       },
@@ -51,9 +53,7 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
         throw new Error(`no handler bound to operation ${c.operation.operationId}`);
       },
     },
-    securityHandlers: {
-      privateToken: (c: OpenApiContext) => tokensEqual(headerValue(c.request.headers['private-token']), deps.tokens.adminToken),
-    },
+    securityHandlers: securityHandlers({ adminToken: deps.tokens.adminToken, viewerToken: deps.config.viewerToken }),
   });
   await api.init();
   const readRequest = createRequestReader(deps.config.maxBodyBytes);
@@ -68,13 +68,23 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
       headers: ctx.headers as Record<string, string | string[]>,
     };
     const operation = api.matchOperation(request);
+    annotateRequest({ operationId: operation?.operationId });
     const { query, body } = await readRequest(ctx, operation, readingOf(operation?.operationId));
     await api.handleRequest({ ...request, query: query as Request['query'], body }, ctx);
   };
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/** Every operation handler runs only after the caller's role and CSRF token allow it (see enforceAccess). */
+function guarded(handlers: OperationHandlers): OperationHandlers {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([operationId, handler]) => [
+      operationId,
+      async (c: OpenApiContext, ctx: Koa.Context) => {
+        enforceAccess(c, ctx);
+        await handler(c, ctx);
+      },
+    ]),
+  );
 }
 
 /** GitLab's wording for a missing parameter; the validator's own words otherwise. */

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from './db.js';
 import { buildFromRow, type BuildRecord, type BuildStatus } from './builds.js';
 import { pipelineFromRow, type PipelineRecord, type PipelineStatus } from './pipelines.js';
+import { projectFromRow, type ProjectRecord } from './projects.js';
 import { int } from './rows.js';
 
 /** Which rows of a listing to read: `limit` of them after skipping `offset`. */
@@ -42,6 +43,13 @@ export async function listProjectBuilds(db: Db, projectId: number, statuses: Bui
   };
   const [total, rows] = await Promise.all([countOf(matching()), newestFirst(matching(), slice)]);
   return { total, items: rows.map(buildFromRow) };
+}
+
+/** Projects that are not being deleted, newest first. */
+export async function listLiveProjects(db: Db, slice: Slice): Promise<ListingPage<ProjectRecord>> {
+  const matching = () => db('projects').where({ pending_delete: false });
+  const [total, rows] = await Promise.all([countOf(matching()), newestFirst(matching(), slice)]);
+  return { total, items: rows.map(projectFromRow) };
 }
 
 async function countOf(query: Knex.QueryBuilder): Promise<number> {

@@ -1,5 +1,5 @@
 import type { BuildStatus } from './builds.js';
-import type { Db } from './db.js';
+import { isPostgres, type Db } from './db.js';
 import { int } from './rows.js';
 
 /** The build's trace length and status right after an append. */
@@ -52,4 +52,37 @@ export async function overwriteTrace(db: Db, buildId: number, data: Buffer): Pro
 export async function readTraceChunks(db: Db, buildId: number): Promise<Buffer> {
   const rows: { data: Buffer | Uint8Array }[] = await db('trace_chunks').where({ build_id: buildId }).orderBy('id').select('data');
   return Buffer.concat(rows.map((row) => (Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data))));
+}
+
+/** Chunks read at most per range read, so a trace of many tiny chunks is read in steps. */
+const MAX_CHUNKS_PER_READ = 500;
+
+/**
+ * Up to `maxBytes` of the stored trace from byte `start` on. Reads the chunks' sizes first
+ * and then only the chunks the range touches, so following a long trace does not re-read
+ * what was already sent.
+ */
+export async function readTraceRange(db: Db, buildId: number, start: number, maxBytes: number): Promise<Buffer> {
+  const size = isPostgres(db) ? 'octet_length(data)' : 'length(data)';
+  const sizes: { id: unknown; size: unknown }[] = await db('trace_chunks')
+    .where({ build_id: buildId })
+    .orderBy('id')
+    .select('id', db.raw(`${size} as size`));
+  const wanted: number[] = [];
+  let position = 0;
+  let firstPosition = 0;
+  for (const row of sizes) {
+    const end = position + int(row.size);
+    if (end > start && position < start + maxBytes) {
+      if (wanted.length === 0) firstPosition = position;
+      wanted.push(int(row.id));
+      if (wanted.length >= MAX_CHUNKS_PER_READ) break;
+    }
+    position = end;
+    if (position >= start + maxBytes) break;
+  }
+  if (wanted.length === 0) return Buffer.alloc(0);
+  const rows: { data: Buffer | Uint8Array }[] = await db('trace_chunks').whereIn('id', wanted).orderBy('id').select('data');
+  const bytes = Buffer.concat(rows.map((row) => (Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data))));
+  return bytes.subarray(start - firstPosition, start - firstPosition + maxBytes);
 }

@@ -4,6 +4,9 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { startCoordinator, type RunningCoordinator } from '../../src/runtime.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { DestinationStream } from 'pino';
+import { PassThrough } from 'node:stream';
 
 export interface TestCoordinator extends RunningCoordinator {
   config: Config;
@@ -18,7 +21,12 @@ export interface TestCoordinator extends RunningCoordinator {
  * A real coordinator on 127.0.0.1 and a free port, with a fresh SQLite file in its
  * own temporary data directory. `env` overrides configuration as the environment would.
  */
-export async function startTestCoordinator(env: Record<string, string> = {}, clock?: Clock): Promise<TestCoordinator> {
+export interface TestCoordinatorOptions {
+  /** Receives every log line (JSON) the server writes; without it the server logs nothing. */
+  logTo?: DestinationStream;
+}
+
+export async function startTestCoordinator(env: Record<string, string> = {}, clock?: Clock, options: TestCoordinatorOptions = {}): Promise<TestCoordinator> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordinator-test-'));
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -31,7 +39,8 @@ export async function startTestCoordinator(env: Record<string, string> = {}, clo
     HOUSEKEEPING_INTERVAL_SECONDS: '0',
     ...env,
   });
-  const running = await startCoordinator(config, { clock, log: () => {} });
+  const logger = options.logTo ? createLogger(config, options.logTo) : createLogger({ logLevel: 'silent', logFormat: 'json' }, new PassThrough());
+  const running = await startCoordinator(config, { clock, logger, ...(options.logTo ? {} : { log: () => {} }) });
   return {
     ...running,
     config,

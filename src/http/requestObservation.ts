@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Koa from 'koa';
+import { pinoHttp } from 'pino-http';
+import { redactUrl, type Logger } from '../observability/logger.js';
+import type { CoordinatorMetrics } from '../observability/metrics.js';
+import { withRequestAnnotations, type RequestAnnotations } from './requestContext.js';
+
+/** A request id a client or proxy may hand us (GitLab's X-Request-Id); anything else is replaced. */
+const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * One JSON log line per request (pino-http), written when the answer is complete (or the
+ * client went away): the request id, operationId, status, duration and, where a handler
+ * learnt them, the runner and build ids; and the request metrics by operationId and status.
+ * Runs outermost, so it sees the status the error middleware settled on.
+ */
+export function requestObservation(logger: Logger, metrics: CoordinatorMetrics): Koa.Middleware {
+  const annotationsOf = new WeakMap<IncomingMessage, RequestAnnotations>();
+  const httpLogger = pinoHttp<IncomingMessage, ServerResponse>({
+    logger,
+    quietReqLogger: true,
+    customAttributeKeys: { responseTime: 'durationMs' },
+    genReqId(req, res) {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && ACCEPTABLE_REQUEST_ID.test(given) ? given : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    serializers: {
+      req: (req: { method: string; url: string; headers: Record<string, unknown>; remoteAddress?: string }) => ({
+        method: req.method,
+        url: redactUrl(req.url),
+        headers: req.headers,
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    customProps: (req) => ({ ...annotationsOf.get(req) }),
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    customSuccessMessage: (req, res) => `${req.method} ${redactUrl(req.url ?? '').split('?')[0]} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${redactUrl(req.url ?? '').split('?')[0]} ${res.statusCode}`,
+  });
+
+  return async (ctx, next) => {
+    const annotations: RequestAnnotations = {};
+    annotationsOf.set(ctx.req, annotations);
+    const started = process.hrtime.bigint();
+    httpLogger(ctx.req, ctx.res);
+    ctx.res.once('close', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.requestFinished(annotations.operationId ?? 'unknown', ctx.res.statusCode, seconds);
+    });
+    await withRequestAnnotations(annotations, next);
+  };
+}
