@@ -31,6 +31,7 @@ mock: $(INSTALLED)
 
 typecheck: $(GENERATED)
 	$(NODE_BIN)/tsc -p .
+	$(NODE_BIN)/tsc -p src/web/client
 
 unit: $(GENERATED) test-tools
 	node --import tsx --test --test-concurrency=1 $(TEST_FILES)
