@@ -24,6 +24,8 @@ const REGISTRATION_TOKEN = requiredEnv('CONTRACT_REGISTRATION_TOKEN');
 const ADMIN_TOKEN = requiredEnv('CONTRACT_ADMIN_TOKEN');
 const BODY_LIMIT_BYTES = Number(requiredEnv('CONTRACT_BODY_LIMIT_BYTES'));
 const ARTIFACTS_LIMIT_BYTES = Number(requiredEnv('CONTRACT_ARTIFACTS_LIMIT_BYTES'));
+const VIEWER_TOKEN = requiredEnv('CONTRACT_VIEWER_TOKEN');
+const DATA_DIR = requiredEnv('CONTRACT_DATA_DIR');
 
 const RUNNER_USER_AGENT = 'gitlab-ci-multi-runner 1.11.5 (1-11-stable; go1.8.3; linux/amd64)';
 const UNKNOWN_ID = 999999;
@@ -942,8 +944,182 @@ const PLANS = {
   },
 };
 
+// ---- issue 10: the viewer token, the web session, the live trace, badges, health, metrics ----
+
+/** The read-only viewer token (CI_VIEWER_TOKEN) in place of the admin token. */
+function asViewer(t) {
+  setHeader(t, 'PRIVATE-TOKEN', VIEWER_TOKEN);
+}
+
+const READ_ONLY = '403 Forbidden - the viewer token is read-only';
+const ADMIN_ONLY = '403 Forbidden - the viewer token may not see secrets';
+
+/**
+ * Every operation that changes something (and the reads of secrets) answers 403 to the viewer
+ * token: `where` points the otherwise valid request at a real object, so only the token is wrong.
+ */
+const VIEWER_REFUSALS = {
+  'POST /api/v4/projects': [() => {}],
+  'DELETE /api/v4/projects/{id}': [(t) => setPath(t, { id: seeded.main.id })],
+  'POST /api/v4/projects/{id}/pipeline': [(t) => setPath(t, { id: seeded.main.id })],
+  'POST /api/v4/projects/{id}/pipelines/{pipeline_id}/cancel': [(t) => setPath(t, { id: seeded.main.id, pipeline_id: seeded.actions.pipeline.id })],
+  'POST /api/v4/projects/{id}/pipelines/{pipeline_id}/retry': [(t) => setPath(t, { id: seeded.main.id, pipeline_id: seeded.actions.pipeline.id })],
+  'POST /api/v4/projects/{id}/jobs/{job_id}/cancel': [(t) => setPath(t, { id: seeded.main.id, job_id: seeded.actions.rspec.id })],
+  'POST /api/v4/projects/{id}/jobs/{job_id}/retry': [(t) => setPath(t, { id: seeded.main.id, job_id: seeded.actions.compile.id })],
+  'POST /api/v4/projects/{id}/jobs/{job_id}/play': [(t) => setPath(t, { id: seeded.manualProject.id, job_id: seeded.manualJob.id })],
+  'POST /api/v4/projects/{id}/jobs/{job_id}/erase': [(t) => setPath(t, { id: seeded.main.id, job_id: seeded.actions.compile.id })],
+  'PUT /api/v4/runners/{runner_id}': [(t) => setPath(t, { runner_id: seeded.dockerRunner.id })],
+  'DELETE /api/v4/runners/{runner_id}': [(t) => setPath(t, { runner_id: seeded.dockerRunner.id })],
+  'POST /api/v4/projects/{id}/runners': [
+    (t) => {
+      setPath(t, { id: seeded.main.id });
+      setJsonBody(t, { runner_id: seeded.dockerRunner.id });
+    },
+  ],
+  'DELETE /api/v4/projects/{id}/runners/{runner_id}': [(t) => setPath(t, { id: seeded.idleProject.id, runner_id: seeded.idleRunner.id })],
+  'GET /api/v4/projects/{id}/variables': [(t) => setPath(t, { id: seeded.secretsProject.id }), ADMIN_ONLY],
+  'POST /api/v4/projects/{id}/variables': [(t) => setPath(t, { id: seeded.secretsProject.id })],
+  'GET /api/v4/projects/{id}/variables/{key}': [(t) => setPath(t, { id: seeded.secretsProject.id, key: 'REGISTRY_PASSWORD' }), ADMIN_ONLY],
+  'PUT /api/v4/projects/{id}/variables/{key}': [(t) => setPath(t, { id: seeded.secretsProject.id, key: 'REGISTRY_PASSWORD' })],
+  'DELETE /api/v4/projects/{id}/variables/{key}': [(t) => setPath(t, { id: seeded.secretsProject.id, key: 'REGISTRY_PASSWORD' })],
+  'GET /api/v4/projects/{id}/triggers': [(t) => setPath(t, { id: seeded.triggeredProject.id }), ADMIN_ONLY],
+  'POST /api/v4/projects/{id}/triggers': [(t) => setPath(t, { id: seeded.triggeredProject.id })],
+  'DELETE /api/v4/projects/{id}/triggers/{trigger_id}': [
+    (t) => {
+      need('triggers');
+      setPath(t, { id: seeded.triggeredProject.id, trigger_id: seeded.trigger.id });
+    },
+  ],
+};
+for (const [route, [where, message = READ_ONLY]] of Object.entries(VIEWER_REFUSALS)) {
+  if (!PLANS[route]) throw new Error(`VIEWER_REFUSALS names ${route}, which has no plans`);
+  PLANS[route][403] = (t, { check }) => {
+    where(t);
+    asViewer(t);
+    check(() => expectField(t, 'message', message));
+  };
+}
+
+/** The session cookie as a browser sends it back. */
+function withSessionCookie(t, token) {
+  setHeader(t, 'Cookie', `ci_session=${token}`);
+  setHeader(t, 'PRIVATE-TOKEN', undefined);
+}
+
+/** A reply whose body Dredd would compare with an example it cannot know (a page, a bundle, live figures). */
+function bodyCheckedByUs(t) {
+  delete t.expected.body;
+}
+
+/** The real reply's body as text (Dredd hands over a body that is not valid UTF-8 base64-encoded). */
+function realText(t) {
+  return Buffer.from(t.real.body || '', t.real.bodyEncoding === 'base64' ? 'base64' : 'utf8').toString('utf8');
+}
+
+function expectBodyStartsWith(t, prefix) {
+  const body = realText(t);
+  return body.startsWith(prefix) ? undefined : `body: expected it to start with ${JSON.stringify(prefix)}, got ${JSON.stringify(body.slice(0, 80))}`;
+}
+
+function expectBodyIncludes(t, part) {
+  return realText(t).includes(part) ? undefined : `body: expected it to include ${JSON.stringify(part)}`;
+}
+
+Object.assign(PLANS, {
+  'GET /api/v4/projects': {
+    200: (t, { check }) => {
+      setPath(t, {}, { page: '1', per_page: '2' });
+      check(() => expectFirstPage(t, 2) || expectEvery(t, (project) => project.runners_token !== '', 'shown with their runners token to the admin'));
+    },
+    400: (t) => setPath(t, {}, { per_page: '0' }),
+    401: unauthorized,
+  },
+
+  // Pipeline 1's compile: finished, so the stream sends its whole trace (the spec's example,
+  // byte for byte, which Dredd compares) and ends. Dredd sends the example's Last-Event-ID: 0.
+  'GET /api/v4/projects/{id}/jobs/{job_id}/trace/stream': {
+    ...userApiReads(() => ({ id: seeded.main.id, job_id: seeded.first.compile.id }), 'job_id'),
+    200: (t) => setPath(t, { id: seeded.main.id, job_id: seeded.first.compile.id }),
+  },
+
+  // Public: a README embeds it. The idle project has no pipeline: the example's `unknown` badge.
+  'GET /api/v4/projects/{id}/pipelines/badge.svg': {
+    200: (t) => setPath(t, { id: seeded.idleProject.id }, { ref: 'master' }),
+    400: (t) => setPath(t, { id: seeded.idleProject.id }, { ref: '' }),
+    404: (t) => setPath(t, { id: UNKNOWN_ID }, { ref: 'master' }),
+  },
+
+  'GET /-/health': { 200: () => {} },
+  'GET /-/liveness': { 200: () => {} },
+  'GET /-/readiness': {
+    200: () => {},
+    // DATA_DIR moved away for this one request: the writability check fails for real (the
+    // database file stays open, so the database checks still pass), then it is put back.
+    503: (t, { check, undo }) => {
+      const away = `${DATA_DIR}.away`;
+      fs.renameSync(DATA_DIR, away);
+      undo(() => fs.renameSync(away, DATA_DIR));
+      bodyCheckedByUs(t);
+      check(() => {
+        const body = realJson(t);
+        return expectField(t, 'status', 'failed') || (body && body.data_dir_check[0].status === 'failed' && body.db_check[0].status === 'ok' ? undefined : `body: expected only the data_dir check to fail, got ${t.real.body}`);
+      });
+    },
+  },
+  'GET /metrics': {
+    200: (t, { check }) => {
+      bodyCheckedByUs(t);
+      // Every transaction so far went through the server: the request counter has them.
+      check(() => expectBodyIncludes(t, 'coordinator_http_requests_total{operation="registerBuild",status="201"}') || expectBodyIncludes(t, 'coordinator_queue_depth '));
+    },
+  },
+
+  'GET /-/session': {
+    200: (t, { check }) => {
+      withSessionCookie(t, ADMIN_TOKEN);
+      check(() => expectField(t, 'role', 'admin'));
+    },
+    401: (t) => withSessionCookie(t, WRONG_TOKEN),
+  },
+  'POST /-/session': {
+    // The example body is the contract run's admin token.
+    201: (t, { check }) => {
+      setJsonBody(t, { token: ADMIN_TOKEN });
+      check(() => {
+        const cookie = String(t.real.headers['set-cookie'] || '');
+        return /^ci_session=[^;]+;.*httponly/i.test(cookie) && /samesite=strict/i.test(cookie) ? undefined : `set-cookie: expected an HttpOnly, SameSite=Strict ci_session cookie, got ${JSON.stringify(cookie)}`;
+      });
+    },
+    400: (t) => setJsonBody(t, {}),
+    401: (t) => setJsonBody(t, { token: WRONG_TOKEN }),
+  },
+  'DELETE /-/session': {
+    204: (t, { check }) => check(() => (/^ci_session=;/.test(String(t.real.headers['set-cookie'] || '')) ? undefined : `set-cookie: expected the session cookie cleared, got ${t.real.headers['set-cookie']}`)),
+  },
+
+  'GET /': webAsset('<!doctype html>'),
+  'GET /assets/app.js': webAsset('"use strict";'),
+  'GET /assets/app.css': webAsset(':root'),
+  'GET /docs': webAsset('<!doctype html>', '<redoc spec-url="/openapi.yaml"'),
+  'GET /docs/redoc.standalone.js': webAsset('/*! For license information please see redoc.standalone.js.LICENSE.txt */'),
+  'GET /openapi.yaml': webAsset('openapi: 3.0.3'),
+});
+
+/** A page or file of the web view: 200, and its body begins as it should (and has `part`). */
+function webAsset(prefix, part = '') {
+  return {
+    200: (t, { check }) => {
+      bodyCheckedByUs(t);
+      check(() => expectBodyStartsWith(t, prefix) || expectBodyIncludes(t, part));
+    },
+  };
+}
+
+SKIPPED['/metrics > Prometheus metrics of this process > 404 > application/json'] =
+  'only with METRICS_PORT set, which moves /metrics to a port of its own (test/metrics.test.ts covers it); the contract run serves it here';
+
 /** Routes of the user API that send no PRIVATE-TOKEN (the trigger token authenticates). */
-const UNAUTHENTICATED_ROUTES = new Set(['POST /api/v4/projects/{id}/trigger/pipeline']);
+const UNAUTHENTICATED_ROUTES = new Set(['POST /api/v4/projects/{id}/trigger/pipeline', 'GET /api/v4/projects/{id}/pipelines/badge.svg']);
 
 /** Points the transaction at the triggered project with `fields` as its JSON or form body. */
 function setTriggerBody(t, fields) {
@@ -1212,6 +1388,8 @@ function expectFirstPage(t, perPage) {
  * variants). A check returns (or resolves to) a problem to report, or undefined.
  */
 const checks = new Map();
+/** What a plan changed on the server for its transaction alone, undone after it whatever the outcome. */
+const undos = new Map();
 
 hooks.beforeAll((transactions, done) => {
   seed().then(
@@ -1246,10 +1424,21 @@ async function prepare(t) {
   if (t.request.uri.startsWith('/api/v4/') && !UNAUTHENTICATED_ROUTES.has(route)) setHeader(t, 'PRIVATE-TOKEN', ADMIN_TOKEN);
   const media = mediaOf(t);
   const variant = `${json ? 'json' : 'plain'}:${media}`;
-  await plan(t, { json, media, variant, form: isForm(t), multipart: isMultipart(t), check: (fn) => checks.set(t, fn) });
+  await plan(t, {
+    json,
+    media,
+    variant,
+    form: isForm(t),
+    multipart: isMultipart(t),
+    check: (fn) => checks.set(t, fn),
+    undo: (fn) => undos.set(t, fn),
+  });
 }
 
 hooks.afterEach((t, done) => {
+  const undo = undos.get(t);
+  undos.delete(t);
+  if (undo) undo();
   const check = checks.get(t);
   checks.delete(t);
   // Only a reply with the expected status is worth checking further: Dredd reports the rest.
