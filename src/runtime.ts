@@ -8,6 +8,7 @@ import { openDatabase, type Db } from './store/db.js';
 import { removeStaleUploads } from './store/artifacts.js';
 import { resumeProjectDeletions } from './domain/projectDeletion.js';
 import { BackgroundWork } from './domain/backgroundWork.js';
+import { BuildSignals } from './domain/buildSignals.js';
 import { createLogger, lineLogger, type Logger } from './observability/logger.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { databaseFigures } from './domain/statistics.js';
@@ -50,7 +51,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   const background = new BackgroundWork();
   background.track(resumeProjectDeletions({ db, config, log }));
   const metrics = new CoordinatorMetrics(() => databaseFigures(db, clock));
-  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background });
+  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals() });
   const server = http.createServer(app.callback());
   // The final PUT of a long build can carry megabytes; don't let Node cut slow uploads short.
   server.requestTimeout = 0;

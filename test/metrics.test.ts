@@ -127,7 +127,7 @@ describe('Prometheus metrics', () => {
       '# TYPE x counter\nx 1\n', // no HELP
       '# HELP x X.\n# TYPE x counter\nx 1', // no final newline
     ]) {
-      assert.throws(() => parseMetrics(broken), undefined, broken);
+      assert.throws(() => parseMetrics(broken), Error, broken);
     }
   });
 

@@ -132,7 +132,7 @@ describe('the live trace stream', () => {
     const running = await world.builds.start();
     await patch(running, 0, 'hello\n');
     await finish(running, 'success');
-    const job = { projectId: running.projectId, jobId: running.build.id };
+    const job: { projectId: number; jobId: number | string } = { projectId: running.projectId, jobId: running.build.id };
 
     const asViewer = await open(job, { 'PRIVATE-TOKEN': VIEWER_TOKEN });
     assert.deepEqual(

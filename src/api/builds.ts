@@ -19,7 +19,7 @@ const RUNNER_USER_AGENT = /gitlab-ci-multi-runner \d+\.\d+\.\d+(~beta\.\d+\.g[0-
 /** GitLab's wording when a record lookup fails (lower-case "found"), which PUT answers. */
 const buildNotFound = () => new HttpError(404, '404 Not found');
 
-export function buildHandlers({ db, clock, metrics }: AppDeps): OperationHandlers {
+export function buildHandlers({ db, clock, metrics, buildSignals }: AppDeps): OperationHandlers {
   const register: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'registerBuild'>;
     const runner = await authenticateRunner(db, body.token).catch((refusal: unknown) => {
@@ -63,7 +63,9 @@ export function buildHandlers({ db, clock, metrics }: AppDeps): OperationHandler
     if (body.trace !== undefined) await replaceTrace(db, build, project, body.trace);
     const state = finalStateFrom(body.state);
     // GitLab answered with the state event's result, and null when no state was asked for.
-    sendJson(ctx, 200, state ? await finishBuild(db, clock, build, state) : null);
+    const finished = state ? await finishBuild(db, clock, build, state) : null;
+    buildSignals.changed(build.id);
+    sendJson(ctx, 200, finished);
   };
 
   return {

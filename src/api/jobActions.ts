@@ -8,10 +8,12 @@ import { presentJobs } from './jobs.js';
 import { requireProjectJob } from './projectAccess.js';
 
 /** cancel, retry, play and erase of one job; each answers the job it leaves behind (for retry, the new one). */
-export function jobActionHandlers({ db, config, clock }: AppDeps): OperationHandlers {
+export function jobActionHandlers({ db, config, clock, buildSignals }: AppDeps): OperationHandlers {
   const action = (status: number, act: (build: BuildRecord) => Promise<BuildRecord>): Handler => async (c: OpenApiContext, ctx) => {
     const build = await requireProjectJob(db, c);
     const after = await act(build).catch(actionRefusal);
+    // A canceled or erased job's live trace ends (or resets) at once.
+    buildSignals.changed(build.id);
     sendJson(ctx, status, (await presentJobs(db, [after], clock.now()))[0]);
   };
   return {

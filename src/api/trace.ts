@@ -5,7 +5,7 @@ import { readRawBody } from '../http/rawBody.js';
 import { sendText } from '../http/respond.js';
 import { requireBuildAccess } from './buildAccess.js';
 
-export function traceHandlers({ db, config, clock, metrics }: AppDeps): OperationHandlers {
+export function traceHandlers({ db, config, clock, metrics, buildSignals }: AppDeps): OperationHandlers {
   return {
     /**
      * PATCH builds/:id/trace.txt (GitLab 8.15 order: build, token, project, erased,
@@ -24,6 +24,7 @@ export function traceHandlers({ db, config, clock, metrics }: AppDeps): Operatio
       const range = `0-${result.length}`;
       if (!result.accepted) throw new HttpError(416, '416 Range Not Satisfiable', { Range: range });
       metrics.traceAppended(result.appended);
+      if (result.appended > 0) buildSignals.changed(build.id);
       ctx.set('Build-Status', result.status);
       ctx.set('Range', range);
       sendText(ctx, 202, range);

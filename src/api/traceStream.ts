@@ -4,7 +4,10 @@ import type { AppDeps, OperationHandlers } from '../http/handlers.js';
 import { annotateRequest } from '../http/requestContext.js';
 import { requireProjectJob } from './projectAccess.js';
 
-/** Fast enough that a browser shows each PATCH well within a second; one primary-key read per tick. */
+/**
+ * Appends made by another process sharing the database show within this; those made by this
+ * process wake the stream at once (BuildSignals). One primary-key read per tick.
+ */
 const POLL_MS = 250;
 const MAX_BYTES_PER_EVENT = 256 * 1024;
 /** A comment this often keeps proxies and load balancers from closing an idle stream. */
@@ -12,7 +15,7 @@ const KEEP_ALIVE_MS = 15_000;
 /** What EventSource waits before it reconnects (with Last-Event-ID) after a lost connection. */
 const RETRY_MS = 2000;
 
-export function traceStreamHandlers({ db, background, logger }: AppDeps): OperationHandlers {
+export function traceStreamHandlers({ db, background, logger, buildSignals }: AppDeps): OperationHandlers {
   return {
     /** GET .../jobs/:job_id/trace/stream: the trace as Server-Sent Events until the job finishes. */
     async streamJobTrace(c, ctx) {
@@ -37,7 +40,12 @@ export function traceStreamHandlers({ db, background, logger }: AppDeps): Operat
       stream.write(`retry: ${RETRY_MS}\n\n`);
       const pump = async () => {
         try {
-          for await (const event of followTrace(db, build.id, from, { pollMs: POLL_MS, maxBytesPerEvent: MAX_BYTES_PER_EVENT, signal: abort.signal })) {
+          for await (const event of followTrace(db, build.id, from, {
+            pollMs: POLL_MS,
+            nextChange: (ms, signal) => buildSignals.nextChange(build.id, ms, signal),
+            maxBytesPerEvent: MAX_BYTES_PER_EVENT,
+            signal: abort.signal,
+          })) {
             stream.write(serverSentEvent(event));
           }
         } catch (err) {

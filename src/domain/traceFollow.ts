@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { findBuild, type BuildRecord, type BuildStatus } from '../store/builds.js';
 import type { Db } from '../store/db.js';
 import { readTraceRange } from '../store/traces.js';
@@ -15,6 +14,8 @@ export type TraceEvent =
 export interface FollowOptions {
   /** How often the build is looked at while nothing changes. */
   pollMs: number;
+  /** Waits at most `ms` for the build to change (an append or an update in this process). */
+  nextChange: (ms: number, signal: AbortSignal) => Promise<void>;
   /** The largest piece of trace one event carries. */
   maxBytesPerEvent: number;
   signal: AbortSignal;
@@ -29,8 +30,9 @@ export function hasFinished(build: Pick<BuildRecord, 'status' | 'when'>): boolea
 
 /**
  * Follows a build's stored trace from byte `from` until the build has finished. It looks
- * at the build's row every `pollMs` (one primary-key read), so appends made by any server
- * process sharing the database show up, and reads only the new bytes. Text never ends in
+ * at the build's row when this process changes the build, and at least every `pollMs` (one
+ * primary-key read), so appends made by any server process sharing the database show up;
+ * it reads only the new bytes. Text never ends in
  * the middle of a UTF-8 sequence while more may come.
  */
 export async function* followTrace(db: Db, buildId: number, from: number, options: FollowOptions): AsyncGenerator<TraceEvent> {
@@ -63,11 +65,7 @@ export async function* followTrace(db: Db, buildId: number, from: number, option
       yield { kind: 'end', end: offset, status: build.status };
       return;
     }
-    try {
-      await sleep(options.pollMs, undefined, { signal: options.signal });
-    } catch {
-      return; // aborted: the client went away
-    }
+    await options.nextChange(options.pollMs, options.signal);
   }
 }
 

@@ -3,6 +3,7 @@ import type { Context as OpenApiContext } from 'openapi-backend';
 import type { operations } from '../generated/api.js';
 import type { Config } from '../config.js';
 import type { BackgroundWork } from '../domain/backgroundWork.js';
+import type { BuildSignals } from '../domain/buildSignals.js';
 import type { Clock } from '../domain/clock.js';
 import type { InstanceTokens } from '../domain/instanceTokens.js';
 import type { Db } from '../store/db.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   metrics: CoordinatorMetrics;
   /** Tasks a handler starts without waiting; the server waits for them on close. */
   background: BackgroundWork;
+  /** Say here when a build changed, so live traces in this process show it at once. */
+  buildSignals: BuildSignals;
 }
 
 export type OperationId = keyof operations;
