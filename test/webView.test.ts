@@ -117,7 +117,7 @@ describe('web view in Chromium', () => {
         if (tick >= SHOWN_AFTER.length) return;
         assert.equal(state, 'succeeded');
         const patched = Date.now();
-        await page.waitForFunction((text) => document.getElementById('trace')?.textContent?.includes(text), SHOWN_AFTER[tick], { timeout: 30_000 });
+        await page.waitForFunction((text) => document.getElementById('trace')?.textContent?.includes(text), SHOWN_AFTER[tick]!, { timeout: 30_000 });
         latencies.push(Date.now() - patched);
         if (tick === 0) {
           const colour = await page.$eval('#trace span.ansi-green-fg', (span) => [span.textContent, getComputedStyle(span).color]);
