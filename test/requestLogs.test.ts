@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { startTestCoordinator } from './support/coordinator.js';
 import { freePort, startProcess, waitUntilAnswering, type StartedProcess } from './support/processes.js';
 import { RunnerSimulator } from './support/runnerSimulator.js';
 import { UserApi } from './support/userApi.js';
@@ -200,5 +202,36 @@ describe('request logs', () => {
     assert.equal(jsonLines(prettyOutput).length, 0, 'no JSON lines');
     assert.match(prettyOutput, /INFO.*GET \/-\/health 200/);
     assert.match(prettyOutput, /Coordinator listening on/);
+  });
+});
+
+describe('errors in the log', () => {
+  test('a failed query is logged with its SQL but without its values (a token here)', async () => {
+    const lines: string[] = [];
+    const capture = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const coordinator = await startTestCoordinator({}, undefined, { logTo: capture });
+    try {
+      // The runners table gone under the server: the token lookup fails in the database.
+      await coordinator.db.raw('ALTER TABLE runners RENAME TO runners_elsewhere');
+      const runnerToken = 'a-runner-token-that-must-not-be-logged';
+      const reply = await fetch(`${coordinator.url}/ci/api/v1/builds/register.json`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ token: runnerToken }),
+      });
+      assert.equal(reply.status, 500);
+      assert.deepEqual(await reply.json(), { message: '500 Internal Server Error' });
+      await coordinator.db.raw('ALTER TABLE runners_elsewhere RENAME TO runners');
+      const log = lines.join('');
+      assert.match(log, /no such table: runners/);
+      assert.ok(!log.includes(runnerToken), log);
+    } finally {
+      await coordinator.stop();
+    }
   });
 });

@@ -7,7 +7,9 @@ export type Db = Knex;
 
 /** Opens the database named by `DATABASE_URL` and brings its schema up to date. */
 export async function openDatabase(databaseUrl: string): Promise<Db> {
-  const db = knexFactory(knexConfigFor(databaseUrl));
+  // A failed query's error names its SQL with `?` in place of the values, which are tokens
+  // often enough (knex would write them in, and the error ends up in the log).
+  const db = knexFactory({ ...knexConfigFor(databaseUrl), compileSqlOnError: false });
   await db.migrate.latest({ migrationSource });
   return db;
 }
