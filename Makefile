@@ -22,8 +22,9 @@ generate: $(GENERATED)
 $(GENERATED): openapi.yaml codegen/generate.ts $(INSTALLED)
 	$(NODE_BIN)/tsx codegen/generate.ts
 
+# Logs for people (pino-pretty) unless LOG_FORMAT says otherwise.
 serve: $(GENERATED)
-	$(NODE_BIN)/tsx src/server.ts
+	LOG_FORMAT=$${LOG_FORMAT:-pretty} $(NODE_BIN)/tsx src/server.ts
 
 # Prism serves openapi.yaml's examples: a runner developer's sandbox with no database.
 mock: $(INSTALLED)
