@@ -210,4 +210,34 @@ describe('web view in Chromium', () => {
     assert.equal(await jobStatus(project.id, build.id), 'running');
     assert.equal((await runner.putBuild(build.id, { state: 'success' })).status, 200);
   });
+
+  test('the API reference renders openapi.yaml with our own Redoc bundle; nothing comes from elsewhere', async () => {
+    const docs = await browser.context.newPage();
+    const answered: string[] = [];
+    const blocked: string[] = [];
+    const problems: string[] = [];
+    docs.on('response', (response) => answered.push(response.url()));
+    docs.on('requestfailed', (request) => blocked.push(request.url()));
+    docs.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+    docs.on('pageerror', (error) => problems.push(error.message));
+    try {
+      await docs.goto(`${world.coordinator.url}/docs`);
+      // Redoc draws the title and an entry per operation from the spec it fetched.
+      await docs.waitForSelector('h1:has-text("GitLab-CI-compatible build coordinator")', { timeout: 60_000 });
+      await docs.waitForSelector("h2:has-text(\"Follow a job's trace live\")");
+      assert.ok(answered.some((url) => url === `${world.coordinator.url}/openapi.yaml`));
+      const ours = (url: string) => url.startsWith(world.coordinator.url) || url.startsWith('data:') || url.startsWith('blob:');
+      assert.deepEqual(answered.filter((url) => !ours(url)), [], 'every answer came from our server');
+      // Redoc's sidebar shows Redocly's logo from their CDN: the page's Content-Security-Policy
+      // refuses it before any connection is made, and Redoc then leaves the logo out.
+      assert.deepEqual(blocked.filter((url) => !ours(url)), ['https://cdn.redoc.ly/redoc/logo-mini.svg']);
+      assert.deepEqual(
+        problems.filter((problem) => !problem.includes('https://cdn.redoc.ly/redoc/logo-mini.svg')),
+        [],
+        'no other errors: the policy lets Redoc itself run',
+      );
+    } finally {
+      await docs.close();
+    }
+  });
 });
