@@ -109,5 +109,7 @@ if ((DREDD_STATUS != 0)); then
   # Dredd prints each failure's reply; a 500 VIOLATIONS body names the schema rule broken.
   grep -E 'Violation|error' "$WORK/prism.log" | tail -n 40 >&2 || true
   show_log_on_failure server "$WORK/server.log"
+  echo "contract: Dredd exited with status $DREDD_STATUS" >&2
+  node test/contract/failures.cjs "$WORK/dredd-xunit.xml"
 fi
 exit "$DREDD_STATUS"
