@@ -34,8 +34,9 @@ typecheck: $(GENERATED)
 	$(NODE_BIN)/tsc -p .
 	$(NODE_BIN)/tsc -p src/web/client
 
+# The spec reporter lists the failing tests again at the very end, where a CI log tail shows them.
 unit: $(GENERATED) test-tools
-	node --import tsx --test --test-concurrency=1 $(TEST_FILES)
+	node --import tsx --test --test-concurrency=1 --test-reporter=spec $(TEST_FILES)
 
 contract: $(GENERATED) test-tools
 	bash test/contract/run.sh
