@@ -21,6 +21,8 @@ import { badgeHandlers } from './api/badge.js';
 import { traceStreamHandlers } from './api/traceStream.js';
 import { webViewHandlers } from './api/webView.js';
 import { requestObservation } from './http/requestObservation.js';
+import { runnerV4Handlers } from './api/runnersV4.js';
+import { userRunnerHandlers } from './api/userRunners.js';
 
 /** Builds the Koa app: error mapping, then openapi.yaml routing, which reads each operation's body its own way. */
 export async function createApp(deps: AppDeps): Promise<Koa> {
@@ -43,6 +45,9 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
     ...badgeHandlers(deps),
     ...traceStreamHandlers(deps),
     ...webViewHandlers(deps),
+    // Issue 8: the runner API v4 (runners), and the user API around it.
+    ...runnerV4Handlers(deps),
+    ...userRunnerHandlers(deps),
   };
   const app = new Koa();
   app.on('error', (err: NodeJS.ErrnoException) => {

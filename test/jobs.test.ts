@@ -79,7 +79,7 @@ describe('user API: jobs', () => {
     assert.equal(running.status, 200);
     assert.equal(running.headers.get('content-type'), 'application/json');
     assert.equal(running.body.status, 'running');
-    assert.deepEqual(running.body.runner, { id: (runner.registration?.id as number), description: 'e2e runner' });
+    assert.deepEqual(running.body.runner, { id: (runner.registration?.id as number), description: 'e2e runner', api_version: 'v1' });
     assert.ok(running.body.started_at);
 
     const zip = await zipToBuffer({ 'bin/app': 'app' });

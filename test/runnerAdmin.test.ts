@@ -47,13 +47,19 @@ describe('runner administration', () => {
         id: runner.id,
         description: 'e2e-runner',
         active: true,
+        paused: false,
         is_shared: false,
+        runner_type: 'project_type',
+        api_version: 'v1',
         name: 'gitlab-ci-multi-runner',
         online: false,
         status: 'not_connected',
         tag_list: ['docker', 'ruby'],
         run_untagged: true,
         locked: false,
+        access_level: 'not_protected',
+        maximum_timeout: null,
+        maintenance_note: null,
         version: '1.11.5',
         revision: 'cbfcb5c8',
         platform: 'linux',
@@ -192,7 +198,10 @@ describe('runner administration', () => {
         id: runner.id,
         description: 'shared-by-two',
         active: true,
+        paused: false,
         is_shared: false,
+        runner_type: 'project_type',
+        api_version: 'v1',
         name: null,
         online: false,
         status: 'not_connected',
@@ -332,7 +341,7 @@ describe('GET /runners/all', () => {
         ['specific-new', false, true, false, 'not_connected'],
       ],
     );
-    assert.deepEqual(Object.keys(reply.body[0] ?? {}).sort(), ['active', 'description', 'id', 'is_shared', 'name', 'online', 'status']);
+    assert.deepEqual(Object.keys(reply.body[0] ?? {}).sort(), ['active', 'api_version', 'description', 'id', 'is_shared', 'name', 'online', 'paused', 'runner_type', 'status']);
   });
 
   test('scope', async () => {

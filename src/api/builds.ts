@@ -8,7 +8,7 @@ import { annotateRequest } from '../http/requestContext.js';
 import { sendJson, sendNoContent } from '../http/respond.js';
 import { findBuild } from '../store/builds.js';
 import { findLiveProject } from '../store/projects.js';
-import { authenticateRunner } from './runners.js';
+import { authenticateRunner } from './runnerAuth.js';
 
 /**
  * Runners that understand 204 for "no build" (GitLab 8.12+'s test). Unanchored, and the
@@ -22,7 +22,7 @@ const buildNotFound = () => new HttpError(404, '404 Not found');
 export function buildHandlers({ db, clock, metrics, buildSignals }: AppDeps): OperationHandlers {
   const register: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'registerBuild'>;
-    const runner = await authenticateRunner(db, body.token).catch((refusal: unknown) => {
+    const runner = await authenticateRunner(db, body.token, 'v1').catch((refusal: unknown) => {
       metrics.buildRequest('v1', 'forbidden');
       throw refusal;
     });
@@ -50,7 +50,7 @@ export function buildHandlers({ db, clock, metrics, buildSignals }: AppDeps): Op
 
   const update: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'updateBuild'>;
-    const runner = await authenticateRunner(db, body.token);
+    const runner = await authenticateRunner(db, body.token, 'v1');
     // Only a build running on this runner: anything else (including `PUT builds/-1`, the
     // runner's token check, and a build canceled under it) answers 404.
     const build = await findBuild(db, pathInteger(c, 'id'));

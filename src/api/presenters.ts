@@ -41,6 +41,11 @@ export function presentPipeline(pipeline: PipelineRecord): Schemas['Pipeline'] {
   };
 }
 
+/** A runner and its token as API v4 answers registering, verifying and creating one: tokens never expire here. */
+export function presentRunnerAuthentication(runner: { id: number; token: string }): Schemas['RunnerAuthentication'] {
+  return { id: runner.id, token: runner.token, token_expires_at: null };
+}
+
 /** A registered (or just deleted) runner: its id and its token, as GitLab answered. */
 export function presentRegisteredRunner(runner: { id: number; token: string }): Schemas['RegisteredRunner'] {
   return { id: runner.id, token: runner.token };
@@ -61,7 +66,7 @@ export function presentJob(build: BuildRecord, runner: RunnerRecord | undefined,
     created_at: build.createdAt,
     started_at: build.startedAt,
     finished_at: build.finishedAt,
-    runner: runner ? { id: runner.id, description: runner.description } : null,
+    runner: runner ? { id: runner.id, description: runner.description, api_version: runner.apiVersion } : null,
     artifacts_file: artifacts ? { filename: build.artifactsFilename ?? '', size: build.artifactsSize ?? 0 } : null,
     artifacts_expire_at: artifacts ? build.artifactsExpireAt : null,
   };
@@ -73,7 +78,10 @@ export function presentRunner(runner: RunnerRecord, now: Date): Schemas['Runner'
     id: runner.id,
     description: runner.description,
     active: runner.active,
+    paused: !runner.active,
     is_shared: runner.isShared,
+    runner_type: runner.isShared ? 'instance_type' : 'project_type',
+    api_version: runner.apiVersion,
     name: runner.name,
     online: isOnline(runner, now),
     status: runnerStatus(runner, now),
@@ -87,6 +95,9 @@ export function presentRunnerDetails(runner: RunnerRecord, projects: RunnerProje
     tag_list: runner.tagList,
     run_untagged: runner.runUntagged,
     locked: runner.locked,
+    access_level: runner.accessLevel,
+    maximum_timeout: runner.maximumTimeout,
+    maintenance_note: runner.maintenanceNote,
     version: runner.version,
     revision: runner.revision,
     platform: runner.platform,

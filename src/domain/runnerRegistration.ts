@@ -1,19 +1,51 @@
 import type { components } from '../generated/api.js';
 import type { Db } from '../store/db.js';
-import { findProjectByRunnersToken } from '../store/projects.js';
-import { insertRunner, type RunnerRecord } from '../store/runners.js';
+import { findLiveProject, findProjectByRunnersToken } from '../store/projects.js';
+import { recordRunnerManager } from '../store/runnerManagers.js';
+import {
+  findRunnerByToken,
+  insertRunner,
+  type RunnerAccessLevel,
+  type RunnerApiVersion,
+  type RunnerRecord,
+} from '../store/runners.js';
 import type { Clock } from './clock.js';
 import { versionInfoFrom } from './runnerContact.js';
 import { newToken, tokensEqual } from './tokens.js';
 
-type RunnerRegistration = components['schemas']['RunnerRegistration'];
+type RunnerInfo = components['schemas']['RunnerInfo'];
+
+/**
+ * What registering asks for, from either API: v1's `runners/register` sends the first
+ * fields; v4's `POST /runners` and `POST /user/runners` may set the others too.
+ */
+export interface RunnerSettingsRequest {
+  description?: string;
+  tagList?: string | string[];
+  runUntagged?: boolean;
+  locked?: boolean;
+  paused?: boolean;
+  accessLevel?: RunnerAccessLevel;
+  maximumTimeout?: number;
+  maintenanceNote?: string;
+}
+
+export interface RegistrationRequest extends RunnerSettingsRequest {
+  /** The registration token or a project's runners token. */
+  token: string;
+  api: RunnerApiVersion;
+  info?: RunnerInfo;
+}
 
 export type RegistrationOutcome =
   | { kind: 'registered'; runner: RunnerRecord }
   /** The token is neither the registration token nor a live project's runners token. */
   | { kind: 'unknown-token' }
   /** A runner with no tags that may not run untagged builds could never run anything. */
-  | { kind: 'invalid-runner' };
+  | { kind: 'invalid-runner'; reason: string };
+
+/** GitLab's floor for a runner's `maximum_timeout`. */
+export const MINIMUM_MAXIMUM_TIMEOUT_SECONDS = 600;
 
 /**
  * `tag_list` as the runner sends it (`"tag1, tag2"`) or as an array: trimmed, blanks
@@ -29,29 +61,65 @@ export function normalizeTagList(tagList: string | string[] | undefined): string
 /**
  * Registers a runner: the instance's registration token makes a shared runner, a live
  * project's runners token a specific runner of that project. Version info is stored, but
- * not `contacted_at`: registering is not polling.
+ * not `contacted_at`: registering is not polling. The runner's token opens only the API
+ * it registered through.
  */
-export async function registerRunner(
-  db: Db,
-  clock: Clock,
-  registrationToken: string,
-  request: RunnerRegistration,
-): Promise<RegistrationOutcome> {
+export async function registerRunner(db: Db, clock: Clock, registrationToken: string, request: RegistrationRequest): Promise<RegistrationOutcome> {
   const isShared = tokensEqual(request.token, registrationToken);
   const project = isShared ? undefined : await findProjectByRunnersToken(db, request.token);
   if (!isShared && !project) return { kind: 'unknown-token' };
+  return createRunner(db, clock, { ...request, isShared, projectId: project?.id, registrationType: 'registration_token' });
+}
 
-  const tagList = normalizeTagList(request.tag_list);
-  const runUntagged = request.run_untagged ?? true;
-  if (!canRunAnything({ tagList, runUntagged })) return { kind: 'invalid-runner' };
+export type RunnerCreationRequest = RunnerSettingsRequest & {
+  api: RunnerApiVersion;
+  isShared: boolean;
+  /** The project a specific runner belongs to. */
+  projectId?: number;
+  registrationType: RunnerRecord['registrationType'];
+  info?: RunnerInfo;
+};
 
+/** The prefix of authentication tokens (runners created by a user): `gitlab-runner register --token glrt-…` looks for it. */
+export const AUTHENTICATION_TOKEN_PREFIX = 'glrt-';
+
+/**
+ * A runner made by an administrator (`POST /api/v4/user/runners`), GitLab 16's way: it gets
+ * a `glrt-` authentication token, which `gitlab-runner register --token` verifies instead of
+ * registering. Such a runner speaks v4.
+ */
+export async function createAuthenticatedRunner(
+  db: Db,
+  clock: Clock,
+  request: RunnerSettingsRequest & { isShared: boolean; projectId?: number },
+): Promise<RegistrationOutcome | { kind: 'unknown-project' }> {
+  if (request.projectId !== undefined && !(await findLiveProject(db, request.projectId))) return { kind: 'unknown-project' };
+  return createRunner(db, clock, { ...request, api: 'v4', registrationType: 'authenticated_user' });
+}
+
+async function createRunner(db: Db, clock: Clock, request: RunnerCreationRequest): Promise<RegistrationOutcome> {
+  const tagList = normalizeTagList(request.tagList);
+  const runUntagged = request.runUntagged ?? true;
+  if (!canRunAnything({ tagList, runUntagged })) {
+    return { kind: 'invalid-runner', reason: 'tags_list can not be empty when runner is not allowed to pick untagged jobs' };
+  }
+  if (request.maximumTimeout !== undefined && request.maximumTimeout < MINIMUM_MAXIMUM_TIMEOUT_SECONDS) {
+    return { kind: 'invalid-runner', reason: 'maximum_timeout needs to be at least 10 minutes' };
+  }
   const info = versionInfoFrom(request.info);
+  const token = request.registrationType === 'authenticated_user' ? `${AUTHENTICATION_TOKEN_PREFIX}${newToken()}` : newToken();
   const runner = await insertRunner(
     db,
     {
-      token: newToken(),
+      token,
+      apiVersion: request.api,
+      registrationType: request.registrationType,
+      accessLevel: request.accessLevel ?? 'not_protected',
+      maximumTimeout: request.maximumTimeout ?? null,
+      maintenanceNote: request.maintenanceNote ?? null,
       description: request.description ?? null,
-      isShared,
+      isShared: request.isShared,
+      active: !(request.paused ?? false),
       locked: request.locked ?? false,
       runUntagged,
       tagList,
@@ -62,7 +130,7 @@ export async function registerRunner(
       architecture: info.architecture ?? null,
       createdAt: clock.now().toISOString(),
     },
-    project?.id,
+    request.projectId,
   );
   return { kind: 'registered', runner };
 }
@@ -70,4 +138,23 @@ export async function registerRunner(
 /** A runner with no tags that may not run untagged builds could never run anything (GitLab's validation). */
 export function canRunAnything(runner: Pick<RunnerRecord, 'tagList' | 'runUntagged'>): boolean {
   return runner.tagList.length > 0 || runner.runUntagged;
+}
+
+/**
+ * The runner whose token this is, only when it speaks `api`: a v1 runner's token opens
+ * nothing under /api/v4 and a v4 runner's nothing under /ci/api/v1.
+ */
+export async function runnerSpeaking(db: Db, token: string | undefined, api: RunnerApiVersion): Promise<RunnerRecord | undefined> {
+  const runner = token ? await findRunnerByToken(db, token) : undefined;
+  return runner?.apiVersion === api ? runner : undefined;
+}
+
+/**
+ * `POST /api/v4/runners/verify`: the v4 runner of this token, with the host that asked
+ * recorded as one of its managers when it said which one it is.
+ */
+export async function verifyRunner(db: Db, clock: Clock, token: string, systemId: string | undefined): Promise<RunnerRecord | undefined> {
+  const runner = await runnerSpeaking(db, token, 'v4');
+  if (runner && systemId) await recordRunnerManager(db, runner.id, systemId, clock.now().toISOString());
+  return runner;
 }

@@ -164,6 +164,36 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       });
     },
   },
+  // ---- issue 8: runner API v4, runners (005_*) ----
+  '005_1_v4_runners': {
+    async up(db) {
+      await db.schema.alterTable('runners', (t) => {
+        // Which runner API the runner registered through, and so the only one its token opens.
+        // Every runner before this one came through /ci/api/v1.
+        t.string('api_version', 8).notNullable().defaultTo('v1');
+        // `registration_token` (POST /runners, either API) or `authenticated_user` (POST /user/runners, a glrt- token).
+        t.string('registration_type', 32).notNullable().defaultTo('registration_token');
+        t.string('access_level', 16).notNullable().defaultTo('not_protected');
+        t.integer('maximum_timeout');
+        t.text('maintenance_note');
+      });
+      // One row per host (system_id) that runs under a runner's token: GitLab's runner managers.
+      await db.schema.createTable('runner_managers', (t) => {
+        t.increments('id');
+        t.integer('runner_id').notNullable().references('runners.id').onDelete('CASCADE');
+        t.string('system_id', 64).notNullable();
+        t.string('created_at', 32).notNullable();
+        t.string('contacted_at', 32);
+        t.unique(['runner_id', 'system_id']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('runner_managers');
+      await db.schema.alterTable('runners', (t) => {
+        for (const column of ['api_version', 'registration_type', 'access_level', 'maximum_timeout', 'maintenance_note']) t.dropColumn(column);
+      });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './db.js';
-import { bool, int, json } from './rows.js';
+import { bool, int, intOrNull, json } from './rows.js';
 import { tagListHasAll } from './tagLists.js';
 
 /** What a runner says about itself (`info[...]`), as stored on its row. */
@@ -12,9 +12,21 @@ export interface RunnerVersionInfo {
   architecture: string | null;
 }
 
+/** Which runner API a runner registered through: `v1` (/ci/api/v1) or `v4` (/api/v4). */
+export type RunnerApiVersion = 'v1' | 'v4';
+/** How the runner came to be: GitLab's `registration_type`. */
+export type RunnerRegistrationType = 'registration_token' | 'authenticated_user';
+export type RunnerAccessLevel = 'not_protected' | 'ref_protected';
+
 export interface RunnerRecord extends RunnerVersionInfo {
   id: number;
   token: string;
+  apiVersion: RunnerApiVersion;
+  registrationType: RunnerRegistrationType;
+  accessLevel: RunnerAccessLevel;
+  /** Seconds; null when the runner sets no maximum. */
+  maximumTimeout: number | null;
+  maintenanceNote: string | null;
   description: string | null;
   isShared: boolean;
   active: boolean;
@@ -25,7 +37,7 @@ export interface RunnerRecord extends RunnerVersionInfo {
   createdAt: string;
 }
 
-export type NewRunnerRecord = Omit<RunnerRecord, 'id' | 'active' | 'contactedAt'>;
+export type NewRunnerRecord = Omit<RunnerRecord, 'id' | 'contactedAt'>;
 
 /** Inserts a runner and, for a specific runner, its link to `projectId`, as one step. */
 export async function insertRunner(db: Db, runner: NewRunnerRecord, projectId?: number): Promise<RunnerRecord> {
@@ -33,8 +45,14 @@ export async function insertRunner(db: Db, runner: NewRunnerRecord, projectId?: 
     const [row] = await trx('runners')
       .insert({
         token: runner.token,
+        api_version: runner.apiVersion,
+        registration_type: runner.registrationType,
+        access_level: runner.accessLevel,
+        maximum_timeout: runner.maximumTimeout,
+        maintenance_note: runner.maintenanceNote,
         description: runner.description,
         is_shared: runner.isShared,
+        active: runner.active,
         locked: runner.locked,
         run_untagged: runner.runUntagged,
         tag_list: JSON.stringify(runner.tagList),
@@ -52,6 +70,10 @@ export async function insertRunner(db: Db, runner: NewRunnerRecord, projectId?: 
   });
 }
 
+/**
+ * The one place a runner is looked up by its token (every runner endpoint of both APIs
+ * authenticates through it), so that how tokens are kept at rest can change here alone.
+ */
 export async function findRunnerByToken(db: Db, token: string): Promise<RunnerRecord | undefined> {
   const row = await db('runners').where({ token }).first();
   return row ? runnerFromRow(row) : undefined;
@@ -105,6 +127,10 @@ export interface RunnerFilter {
   isShared?: boolean;
   /** Only runners whose `contacted_at` is at or after this instant (ISO-8601). */
   contactedSince?: string;
+  /** Only runners that made contact, last before this instant (ISO-8601). */
+  contactedBefore?: string;
+  /** Only runners that never made contact. */
+  neverContacted?: boolean;
   /** Only runners that have every one of these tags. */
   tags?: string[];
 }
@@ -135,6 +161,8 @@ function filteredRunners(db: Db, filter: RunnerFilter): Knex.QueryBuilder {
   if (filter.active !== undefined) query.where('runners.active', filter.active);
   if (filter.isShared !== undefined) query.where('runners.is_shared', filter.isShared);
   if (filter.contactedSince !== undefined) query.where('runners.contacted_at', '>=', filter.contactedSince);
+  if (filter.contactedBefore !== undefined) query.where('runners.contacted_at', '<', filter.contactedBefore);
+  if (filter.neverContacted) query.whereNull('runners.contacted_at');
   const tags = [...new Set(filter.tags ?? [])];
   if (tags.length > 0) query.whereRaw(...tagListHasAll(db, 'runners.tag_list', tags));
   return query;
@@ -199,6 +227,11 @@ export function runnerFromRow(row: Record<string, unknown>): RunnerRecord {
   return {
     id: int(row.id),
     token: String(row.token),
+    apiVersion: row.api_version === 'v4' ? 'v4' : 'v1',
+    registrationType: row.registration_type === 'authenticated_user' ? 'authenticated_user' : 'registration_token',
+    accessLevel: row.access_level === 'ref_protected' ? 'ref_protected' : 'not_protected',
+    maximumTimeout: intOrNull(row.maximum_timeout),
+    maintenanceNote: text(row.maintenance_note),
     description: text(row.description),
     isShared: bool(row.is_shared),
     active: bool(row.active),

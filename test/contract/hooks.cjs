@@ -944,6 +944,110 @@ const PLANS = {
   },
 };
 
+// ---- issue 8: runner API v4, runners ------------------------------------------------------------
+
+/** What gitlab-runner 17.11 sends. */
+const RUNNER_V4_USER_AGENT = 'gitlab-runner 17.11.0 (17-11-stable; go1.23.6; linux/amd64)';
+/** The host whose runner manager the managers DELETE 204 removes (seeded by a verify). */
+const CONTRACT_SYSTEM_ID = 's_contract0001';
+
+function registerRunnerV4(token, description, settings = {}) {
+  return expectJson(
+    `register v4 runner ${description}`,
+    201,
+    sendJson('POST', '/api/v4/runners', { token, description, run_untagged: true, locked: false, paused: false, ...settings }, { 'User-Agent': RUNNER_V4_USER_AGENT }),
+  );
+}
+
+SEEDING_GROUPS.runnersV4 = async () => {
+  seeded.v4RunnerToDelete = await registerRunnerV4(REGISTRATION_TOKEN, 'contract-v4-doomed');
+  // An authentication-token runner, as an administrator makes it; a verify records its manager.
+  seeded.glrtRunner = await expectJson('create glrt runner', 201, userApi('POST', '/api/v4/user/runners', { runner_type: 'instance_type', description: 'contract-glrt' }));
+  await expectJson(
+    'verify the glrt runner',
+    200,
+    sendJson('POST', '/api/v4/runners/verify', { token: seeded.glrtRunner.token, system_id: CONTRACT_SYSTEM_ID }, { 'User-Agent': RUNNER_V4_USER_AGENT }),
+  );
+};
+
+/** The runner API v4 takes JSON: the v4 plans send the example with these changes, as gitlab-runner does. */
+function setV4Body(t, fields) {
+  setHeader(t, 'User-Agent', RUNNER_V4_USER_AGENT);
+  setJsonBody(t, fields);
+}
+
+Object.assign(PLANS, {
+  'POST /api/v4/runners': {
+    // The example registers a shared runner with the comma-separated tags gitlab-runner sends.
+    201: (t, { check }) => {
+      need('runnersV4');
+      setV4Body(t, { ...example(t), token: REGISTRATION_TOKEN });
+      check(() =>
+        expectField(t, 'token_expires_at', null) ||
+        expectRegisteredRunner(t, { api_version: 'v4', tag_list: ['docker', 'linux'], paused: false, is_shared: true, access_level: 'not_protected', maximum_timeout: 3600, version: '17.11.0' }),
+      );
+    },
+    400: (t) => setV4Body(t, omit(example(t), 'token')),
+    403: (t) => setV4Body(t, { ...example(t), token: WRONG_TOKEN }),
+  },
+  'DELETE /api/v4/runners': {
+    204: (t, { check }) => {
+      need('runnersV4');
+      setV4Body(t, { token: seeded.v4RunnerToDelete.token });
+      check(async () => {
+        const reply = await sendJson('POST', '/api/v4/runners/verify', { token: seeded.v4RunnerToDelete.token });
+        return reply.status === 403 ? undefined : `after unregistering: verify answered ${reply.status}, expected 403`;
+      });
+    },
+    400: (t) => setV4Body(t, {}),
+    // A v1 runner's token opens nothing under /api/v4.
+    403: (t) => setV4Body(t, { token: seeded.shared.token }),
+  },
+  'GET /api/v4/runners': {
+    200: (t, { check }) => {
+      setPath(t, {}, { type: 'project_type', paused: 'false', status: undefined });
+      check(() => expectEvery(t, (runner) => runner.runner_type === 'project_type' && !runner.is_shared && !runner.paused, 'active project runners'));
+    },
+    400: (t) => setPath(t, {}, { type: 'bogus' }),
+    401: (t) => unauthorized(t),
+  },
+  'POST /api/v4/runners/verify': {
+    200: (t, { check }) => {
+      need('runnersV4');
+      setV4Body(t, { ...example(t), token: seeded.glrtRunner.token });
+      check(() => expectField(t, 'id', seeded.glrtRunner.id));
+    },
+    400: (t) => setV4Body(t, omit(example(t), 'token')),
+    // A v1 runner's token opens nothing under /api/v4.
+    403: (t) => setV4Body(t, { ...example(t), token: seeded.shared.token }),
+  },
+  'DELETE /api/v4/runners/managers': {
+    204: (t) => {
+      need('runnersV4');
+      setV4Body(t, { token: seeded.glrtRunner.token, system_id: CONTRACT_SYSTEM_ID });
+    },
+    400: (t) => {
+      need('runnersV4');
+      setV4Body(t, { token: seeded.glrtRunner.token });
+    },
+    403: (t) => setV4Body(t, { ...example(t), token: WRONG_TOKEN }),
+    404: (t) => {
+      need('runnersV4');
+      setV4Body(t, { token: seeded.glrtRunner.token, system_id: 's_nobody' });
+    },
+  },
+  'POST /api/v4/user/runners': {
+    201: (t, { check }) => check(() => (/^glrt-/.test((realJson(t) || {}).token) ? undefined : `token: expected a glrt- token, got ${t.real.body}`)),
+    400: (t) => setJsonBody(t, { runner_type: 'group_type', group_id: 1 }),
+    401: unauthorized,
+    403: (t, { check }) => {
+      asViewer(t);
+      check(() => expectField(t, 'message', READ_ONLY));
+    },
+    404: (t) => setJsonBody(t, { runner_type: 'project_type', project_id: UNKNOWN_ID }),
+  },
+});
+
 // ---- issue 10: the viewer token, the web session, the live trace, badges, health, metrics ----
 
 /** The read-only viewer token (CI_VIEWER_TOKEN) in place of the admin token. */
@@ -1117,6 +1221,13 @@ function webAsset(prefix, part = '') {
 
 SKIPPED['/metrics > Prometheus metrics of this process > 404 > application/json'] =
   'only with METRICS_PORT set, which moves /metrics to a port of its own (test/metrics.test.ts covers it); the contract run serves it here';
+
+/** The runner API v4 (/api/v4/runners, /api/v4/jobs/...) is under /api/v4 too, but its operations have no PRIVATE-TOKEN security. */
+function hasUserSecurity(t) {
+  const { pathTemplate } = describe(t);
+  const operation = SPEC.paths[pathTemplate] && SPEC.paths[pathTemplate][t.request.method.toLowerCase()];
+  return Boolean(operation && operation.security && operation.security.length > 0);
+}
 
 /** Routes of the user API that send no PRIVATE-TOKEN (the trigger token authenticates). */
 const UNAUTHENTICATED_ROUTES = new Set(['POST /api/v4/projects/{id}/trigger/pipeline', 'GET /api/v4/projects/{id}/pipelines/badge.svg']);
@@ -1421,7 +1532,7 @@ async function prepare(t) {
   }
   const plan = PLANS[route] && PLANS[route][status];
   if (!plan) throw new Error(`no plan for "${t.name}": add one to test/contract/hooks.cjs`);
-  if (t.request.uri.startsWith('/api/v4/') && !UNAUTHENTICATED_ROUTES.has(route)) setHeader(t, 'PRIVATE-TOKEN', ADMIN_TOKEN);
+  if (t.request.uri.startsWith('/api/v4/') && !UNAUTHENTICATED_ROUTES.has(route) && hasUserSecurity(t)) setHeader(t, 'PRIVATE-TOKEN', ADMIN_TOKEN);
   const media = mediaOf(t);
   const variant = `${json ? 'json' : 'plain'}:${media}`;
   await plan(t, {
