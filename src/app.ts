@@ -57,7 +57,7 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
   });
   // Outermost: the request's log line and metrics see the status the error middleware chose.
   app.use(requestObservation(deps.logger, deps.metrics));
-  app.use(errorMiddleware(deps.log, deps.config.maxBodyBytes + DRAIN_ALLOWANCE_BYTES));
+  app.use(errorMiddleware(deps.log, DRAIN_ALLOWANCE_BYTES));
   app.use(await openapiRouter(deps, handlers, REQUEST_READINGS));
   return app;
 }
@@ -97,7 +97,7 @@ const REQUEST_READINGS: RequestReadings = {
   triggerBuildsLegacyJson: TEXT_FORMS,
 };
 
-/** How far past the body limit a declared length may go and still be drained after a 413. */
+/** How far past its operation's body limit a declared length may go and still be drained after a 413. */
 const DRAIN_ALLOWANCE_BYTES = 1024 * 1024;
 
 const CLIENT_ABORT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CHUNK_SIZE']);

@@ -25,6 +25,13 @@ export interface Config {
   logFormat: 'json' | 'pretty';
   /** Set: /metrics is served on this port only (0 picks a free one), not on PORT. */
   metricsPort: number | undefined;
+  // ---- Issue 9: limits and shutdown (see src/http/serverLimits.ts) ----
+  /** A request's headers must have arrived within this. */
+  headersTimeoutMs: number;
+  /** A request's headers and body must have arrived within this (not its answer: long polls are held longer). */
+  requestTimeoutMs: number;
+  /** SIGTERM: requests in flight get this long to finish before the process exits anyway. */
+  shutdownTimeoutMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -56,7 +63,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     metricsPort: env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? undefined : integerFrom(env, 'METRICS_PORT', 0, 0, 65535),
+    ...timeoutsFrom(env),
   };
+}
+
+function timeoutsFrom(env: NodeJS.ProcessEnv): Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> {
+  const requestTimeoutMs = integerFrom(env, 'REQUEST_TIMEOUT_SECONDS', 900, 1, ONE_DAY_SECONDS) * SECOND_MS;
+  const headersTimeoutMs = integerFrom(env, 'HEADERS_TIMEOUT_SECONDS', 30, 1, ONE_DAY_SECONDS) * SECOND_MS;
+  // Node refuses a header timeout longer than the request's, which includes the headers.
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HEADERS_TIMEOUT_SECONDS must not exceed REQUEST_TIMEOUT_SECONDS');
+  return { requestTimeoutMs, headersTimeoutMs, shutdownTimeoutMs: integerFrom(env, 'SHUTDOWN_TIMEOUT_SECONDS', 30, 0, ONE_DAY_SECONDS) * SECOND_MS };
 }
 
 function viewerTokenFrom(env: NodeJS.ProcessEnv): string | undefined {

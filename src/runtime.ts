@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createApp } from './app.js';
+import { applyServerLimits, serverOptions } from './http/serverLimits.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { resolveInstanceTokens, type InstanceTokens } from './domain/instanceTokens.js';
 import { openDatabase, type Db } from './store/db.js';
@@ -52,9 +53,8 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   background.track(resumeProjectDeletions({ db, config, log }));
   const metrics = new CoordinatorMetrics(() => databaseFigures(db, clock));
   const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals() });
-  const server = http.createServer(app.callback());
-  // The final PUT of a long build can carry megabytes; don't let Node cut slow uploads short.
-  server.requestTimeout = 0;
+  const server = http.createServer(serverOptions(config), app.callback());
+  applyServerLimits(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -24,6 +24,8 @@ interface BrokenBody {
   label: string;
   status: number;
   message: RegExp;
+  /** Over 64 KiB as a whole: the endpoints with the small body limit refuse it for its size first (issue 9). */
+  overSmallLimit?: true;
   /** The request for fields that would otherwise be accepted. */
   build(fields: FormField[]): { query?: string; headers: Record<string, string>; chunks: Buffer[]; chunked?: boolean };
 }
@@ -46,11 +48,11 @@ const BROKEN_BODIES: BrokenBody[] = [
   { label: 'multipart whose boundary never closes', status: 400, message: /Unexpected end of form/, build: (f) => ({ headers: MULTIPART, chunks: [unclosed(f)] }) },
   { label: 'multipart whose boundary never closes, chunked', status: 400, message: /Unexpected end of form/, build: (f) => ({ headers: MULTIPART, chunks: [unclosed(f)], chunked: true }) },
   { label: 'multipart that is not multipart at all', status: 400, message: /^400 Bad request - /, build: (f) => ({ headers: MULTIPART, chunks: [urlencoded(f)] }) },
-  { label: 'a multipart field over the limit', status: 400, message: /a form field is too long/, build: (f) => ({ headers: MULTIPART, chunks: [multipart([...f, ['note', 'x'.repeat(FIELD_LIMIT + 1)]])] }) },
-  { label: 'a urlencoded field over the limit', status: 400, message: /a form field is too long/, build: (f) => ({ headers: URLENCODED, chunks: [urlencoded([...f, ['note', 'x'.repeat(FIELD_LIMIT + 1)]])] }) },
+  { label: 'a multipart field over the limit', status: 400, overSmallLimit: true, message: /a form field is too long/, build: (f) => ({ headers: MULTIPART, chunks: [multipart([...f, ['note', 'x'.repeat(FIELD_LIMIT + 1)]])] }) },
+  { label: 'a urlencoded field over the limit', status: 400, overSmallLimit: true, message: /a form field is too long/, build: (f) => ({ headers: URLENCODED, chunks: [urlencoded([...f, ['note', 'x'.repeat(FIELD_LIMIT + 1)]])] }) },
   { label: 'a field name over the limit', status: 400, message: /a form field is too long/, build: (f) => ({ headers: URLENCODED, chunks: [urlencoded([...f, ['n'.repeat(300), 'x']])] }) },
   { label: 'thousands of urlencoded fields', status: 400, message: /too many form fields/, build: (f) => ({ headers: URLENCODED, chunks: [urlencoded([...f, ...manyFields(5000)])] }) },
-  { label: 'thousands of multipart fields', status: 400, message: /too many form fields/, build: (f) => ({ headers: MULTIPART, chunks: [multipart([...f, ...manyFields(5000)])] }) },
+  { label: 'thousands of multipart fields', status: 400, overSmallLimit: true, message: /too many form fields/, build: (f) => ({ headers: MULTIPART, chunks: [multipart([...f, ...manyFields(5000)])] }) },
   { label: 'thousands of `&` and nothing else', status: 400, message: /too many form fields/, build: (f) => ({ headers: URLENCODED, chunks: [Buffer.concat([urlencoded(f), Buffer.from('&'.repeat(20000))])] }) },
   { label: 'hundreds of query parameters', status: 400, message: /too many form fields/, build: (f) => ({ query: new URLSearchParams(manyFields(300)).toString(), headers: URLENCODED, chunks: [urlencoded(f)] }) },
   { label: 'a urlencoded duplicate token', status: 400, message: /token is given more than once/, build: (f) => ({ headers: URLENCODED, chunks: [urlencoded([...f, f[0]!])] }) },
@@ -149,9 +151,11 @@ describe('malformed form bodies on the runner endpoints', () => {
       for (const target of targets()) {
         const reply = await send(target.method, target.path, broken.build(target.fields));
         const what = `${target.label}: ${reply.status} ${reply.text.slice(0, 200)}`;
-        assert.equal(reply.status, broken.status, what);
+        // Only PUT builds/:id has the large body limit (its trace); the others refuse a body over 64 KiB with 413.
+        const [status, message] = broken.overSmallLimit && target.label !== 'PUT builds/:id' ? [413, /^413 Request Entity Too Large$/] : [broken.status, broken.message];
+        assert.equal(reply.status, status, what);
         assert.equal(reply.contentType, 'application/json', what);
-        assert.match((JSON.parse(reply.text) as { message: string }).message, broken.message, what);
+        assert.match((JSON.parse(reply.text) as { message: string }).message, message, what);
       }
       assert.deepEqual(await snapshot(), before);
     });

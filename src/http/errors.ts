@@ -34,7 +34,7 @@ interface StatusCarrier {
  * body parsers (koa-body, raw-body, formidable) carry their status in different
  * fields; anything without one is our bug and answers 500 without detail.
  */
-export function errorMiddleware(log: (line: string) => void, drainLimitBytes: number): Koa.Middleware {
+export function errorMiddleware(log: (line: string) => void, drainAllowanceBytes: number): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -47,7 +47,9 @@ export function errorMiddleware(log: (line: string) => void, drainLimitBytes: nu
       }
       const status = clientStatusOf(err);
       if (status !== undefined) {
-        if (status === 413) closeUnlessShortRemainder(ctx, drainLimitBytes);
+        // The router records the body limit of the operation (bodyLimits.ts) in ctx.state.
+        const bodyLimit = typeof ctx.state.bodyLimit === 'number' ? ctx.state.bodyLimit : 0;
+        if (status === 413) closeUnlessShortRemainder(ctx, bodyLimit + drainAllowanceBytes);
         sendJson(ctx, status, { message: messageFor(status, err) });
         return;
       }

@@ -51,9 +51,24 @@ export async function discardReceivedFile(file: ReceivedFile | undefined): Promi
   if (file) await fsp.rm(file.path, { force: true });
 }
 
+/** The runner sends one file part (Workhorse added a metadata one); a few more are skipped, more than this refused. */
+export const MAX_FILE_PARTS = 4;
+/**
+ * What the whole upload body may hold beyond the file: the part headers, the fields and
+ * the boundaries. Counted as the body streams, so skipped parts cannot make it endless.
+ */
+export const UPLOAD_OVERHEAD_BYTES = 1024 * 1024;
+
 // The fields next to the file (token, expire_in) are held to the bounds of every other form,
 // so a hostile one cannot make us buffer or parse without end.
-const FIELD_LIMITS: busboy.Limits = { fields: FORM_FIELDS, fieldSize: FORM_FIELD_BYTES, parts: FORM_FIELDS, fieldNameSize: FORM_FIELD_NAME_BYTES };
+const FIELD_LIMITS: busboy.Limits = {
+  fields: FORM_FIELDS,
+  fieldSize: FORM_FIELD_BYTES,
+  parts: FORM_FIELDS,
+  fieldNameSize: FORM_FIELD_NAME_BYTES,
+  files: MAX_FILE_PARTS,
+};
+
 
 /**
  * Streams a multipart/form-data body (the runner sends it chunked, with no
@@ -144,6 +159,16 @@ export async function receiveMultipartFile(ctx: Koa.Context, options: MultipartF
     const tooManyParts = () => abort(new HttpError(400, '400 Bad request - too many form fields'));
     parser.on('partsLimit', tooManyParts);
     parser.on('fieldsLimit', tooManyParts);
+    parser.on('filesLimit', () => abort(new HttpError(400, `400 Bad request - more than ${MAX_FILE_PARTS} file parts`)));
+    let received = 0;
+    const countBytes = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > options.maxFileBytes + UPLOAD_OVERHEAD_BYTES) {
+        request.off('data', countBytes);
+        abort(tooLarge());
+      }
+    };
+    request.on('data', countBytes);
     parser.on('error', (err: Error) => abort(new HttpError(400, `400 Bad request - ${err.message}`)));
     // 'finish' comes only after every file part was read to its end.
     parser.on('finish', () => {

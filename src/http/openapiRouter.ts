@@ -7,6 +7,7 @@ import type { ErrorObject } from 'ajv';
 import { enforceAccess, securityHandlers } from './access.js';
 import { HttpError } from './errors.js';
 import type { AppDeps, OperationHandlers, OperationId } from './handlers.js';
+import { bodyLimitOf } from './bodyLimits.js';
 import { createRequestReader, type RequestReading } from './requestReading.js';
 import { annotateRequest } from './requestContext.js';
 
@@ -56,7 +57,7 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
     securityHandlers: securityHandlers({ adminToken: deps.tokens.adminToken, viewerToken: deps.config.viewerToken }),
   });
   await api.init();
-  const readRequest = createRequestReader(deps.config.maxBodyBytes);
+  const readRequest = createRequestReader();
   const readingOf = (operationId: string | undefined): RequestReading =>
     (operationId === undefined ? undefined : readings[operationId as OperationId]) ?? { kind: 'default' };
 
@@ -69,7 +70,9 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
     };
     const operation = api.matchOperation(request);
     annotateRequest({ operationId: operation?.operationId });
-    const { query, body } = await readRequest(ctx, operation, readingOf(operation?.operationId));
+    const bodyLimit = bodyLimitOf(operation?.operationId, deps.config);
+    ctx.state.bodyLimit = bodyLimit;
+    const { query, body } = await readRequest(ctx, operation, readingOf(operation?.operationId), bodyLimit);
     await api.handleRequest({ ...request, query: query as Request['query'], body }, ctx);
   };
 }

@@ -39,24 +39,35 @@ export interface ReadRequest {
   body: unknown;
 }
 
-export type RequestReader = (ctx: Koa.Context, operation: Operation | undefined, reading: RequestReading) => Promise<ReadRequest>;
+/** `maxBodyBytes`: the operation's own body limit (see bodyLimits.ts). */
+export type RequestReader = (ctx: Koa.Context, operation: Operation | undefined, reading: RequestReading, maxBodyBytes: number) => Promise<ReadRequest>;
 
-export function createRequestReader(maxBodyBytes: number): RequestReader {
-  const jsonAndForms = koaBody({
-    json: true,
-    urlencoded: true,
-    text: false,
-    multipart: false,
-    jsonLimit: maxBodyBytes,
-    formLimit: maxBodyBytes,
-    parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
-  });
+export function createRequestReader(): RequestReader {
+  // One koa-body per limit in use (there are three or so), made on first use.
+  const koaBodies = new Map<number, Koa.Middleware>();
+  const jsonAndFormsWithin = (maxBodyBytes: number): Koa.Middleware => {
+    let parser = koaBodies.get(maxBodyBytes);
+    if (!parser) {
+      parser = koaBody({
+        json: true,
+        urlencoded: true,
+        text: false,
+        multipart: false,
+        jsonLimit: maxBodyBytes,
+        formLimit: maxBodyBytes,
+        parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
+      }) as unknown as Koa.Middleware;
+      koaBodies.set(maxBodyBytes, parser);
+    }
+    return parser;
+  };
 
   /**
    * The body's parameters: undefined when there is no body (or none this reading reads), a JSON
    * value as sent (its types are the client's), or a form's fields typed by the schema.
    */
   const bodyParameters = async (ctx: Koa.Context, schema: FormSchema | undefined, limits: FormLimits, upload: boolean): Promise<unknown> => {
+    const { maxBodyBytes } = limits;
     if (!hasBody(ctx)) return undefined;
     if (ctx.is('multipart')) return upload ? undefined : formParameters(await receiveMultipartFields(ctx, limits), schema);
     if (ctx.is('urlencoded')) return formParameters(await receiveUrlencodedFields(ctx, limits), schema);
@@ -73,7 +84,7 @@ export function createRequestReader(maxBodyBytes: number): RequestReader {
    * openapi-backend's, and handlers read them from there, so they win over both. The result is
    * what openapi-backend validates: the body of an operation that has one, else its query.
    */
-  const readParameters = async (ctx: Koa.Context, operation: Operation | undefined, reading: RequestReading): Promise<ReadRequest> => {
+  const readParameters = async (ctx: Koa.Context, operation: Operation | undefined, reading: RequestReading, maxBodyBytes: number): Promise<ReadRequest> => {
     // The trace PATCH's body is its chunk, and a GET has none in OpenAPI: their parameters are the query's.
     const inQuery = reading.kind === 'raw' || !hasRequestBody(operation);
     const schema = inQuery ? querySchema(operation) : requestBodySchema(operation);
@@ -86,15 +97,15 @@ export function createRequestReader(maxBodyBytes: number): RequestReader {
     return { query: {}, body: merged };
   };
 
-  return async (ctx, operation, reading) => {
+  return async (ctx, operation, reading, maxBodyBytes) => {
     switch (reading.kind) {
       case 'parameters':
       case 'upload':
       case 'raw':
-        return readParameters(ctx, operation, reading);
+        return readParameters(ctx, operation, reading, maxBodyBytes);
       case 'textForms':
       case 'default': {
-        await jsonAndForms(ctx, async () => undefined);
+        await jsonAndFormsWithin(maxBodyBytes)(ctx, async () => undefined);
         const body: unknown = ctx.request.body;
         const query = ctx.query as Record<string, unknown>;
         if (body !== undefined || !ctx.is('multipart')) return { query, body };
