@@ -148,14 +148,15 @@ describe('PATCH builds/:id/trace.txt', () => {
   test('T11: a force patch answers 202 with the headers and changes nothing', async () => {
     const running = await startBuildWithTrace();
     assert.equal((await initialPatch(running)).status, 202);
+    const chunkCount = async () => Number((await coordinator.db('trace_chunks').where({ build_id: running.build.id }).count({ n: '*' }))[0]?.n);
+    const chunksBefore = await chunkCount();
     for (const reply of await forcePatchTheTrace(running, 10 * SECOND)) {
       assert.equal(reply.status, 202);
       assert.equal(reply.range, '0-20');
       assert.equal(reply.buildStatus, 'running');
     }
     assert.equal(await storedTrace(running.build.id), 'BUILD TRACE appended');
-    const chunks = await coordinator.db('trace_chunks').where({ build_id: running.build.id }).count({ n: '*' });
-    assert.equal(Number(chunks[0]?.n), 2, 'keep-alives store no chunk');
+    assert.equal(await chunkCount(), chunksBefore, 'keep-alives store no chunk');
   });
 
   for (const [name, contentRange] of [

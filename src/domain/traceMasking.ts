@@ -2,9 +2,8 @@
  * GitLab 8.12+'s `Ci::MaskSecret`: every occurrence of a secret in a trace becomes
  * the same number of `x`, so byte offsets (and the runner's Content-Range) stay valid.
  *
- * Masking works on one chunk at a time. A secret split across two PATCHes can't be
- * masked in an append-only store without reading back what is stored, which GitLab
- * didn't do either; the runner's final full-trace PUT masks the whole text again.
+ * A secret split across two PATCHes is masked too (GitLab 8.x missed it): see
+ * appendMaskedChunk in traces.ts, which keeps the last window of bytes open for that.
  */
 export function maskSecrets(data: Buffer, secrets: readonly string[]): Buffer {
   let masked: Buffer | undefined;
@@ -38,4 +37,17 @@ export const MIN_MASKED_VALUE_LENGTH = 8;
 export function traceSecretSet(tokens: readonly string[], variableValues: readonly string[]): string[] {
   const values = variableValues.filter((value) => value.length >= MIN_MASKED_VALUE_LENGTH);
   return [...new Set([...tokens, ...values])].sort((a, b) => b.length - a.length);
+}
+
+/** How many bytes at the end of a trace a secret can still straddle: the longest one's length less one. */
+export function maskingWindow(secrets: readonly string[]): number {
+  let longest = 0;
+  for (const secret of secrets) longest = Math.max(longest, Buffer.byteLength(secret, 'utf8'));
+  return Math.max(0, longest - 1);
+}
+
+/** Masked bytes as [settled, tail]: the tail is the last `window` bytes (empty parts left out). */
+export function splitMaskedTail(masked: Buffer, window: number): Buffer[] {
+  const split = Math.max(0, masked.length - window);
+  return [masked.subarray(0, split), masked.subarray(split)].filter((part) => part.length > 0);
 }

@@ -1,10 +1,18 @@
 import type { BuildRecord, BuildStatus } from '../store/builds.js';
 import type { Db } from '../store/db.js';
 import type { ProjectRecord } from '../store/projects.js';
-import { advanceTraceLength, insertTraceChunk, overwriteTrace, readTraceChunks, traceLength } from '../store/traces.js';
+import {
+  advanceTraceLength,
+  findShortLastChunk,
+  insertTraceChunk,
+  overwriteTrace,
+  readTraceChunks,
+  rewriteTraceChunk,
+  traceLength,
+} from '../store/traces.js';
 import { secretValuesOfBuild } from '../store/variables.js';
 import type { Clock } from './clock.js';
-import { maskSecrets, traceSecretSet } from './traceMasking.js';
+import { maskingWindow, maskSecrets, splitMaskedTail, traceSecretSet } from './traceMasking.js';
 
 /** GitLab 8.14+ bumps a build's updated_at on a trace append only when it is older than this. */
 const TOUCH_INTERVAL_MS = 15 * 60 * 1000;
@@ -17,10 +25,10 @@ export type TraceAppend =
 
 /**
  * Appends `chunk` at byte offset `start` (GitLab's PATCH trace.txt). The range check and
- * the append are one transaction, and nothing stored is read or rewritten, so the cost
- * does not grow with the trace. An empty chunk at the right offset is the runner's
- * keep-alive: accepted, nothing stored. The caller answers only after this resolves,
- * i.e. after the commit.
+ * the append are one transaction, and nothing stored before the short masking tail is read
+ * or rewritten (see appendMaskedChunk), so the cost does not grow with the trace. An empty
+ * chunk at the right offset is the runner's keep-alive: accepted, nothing stored. The
+ * caller answers only after this resolves, i.e. after the commit.
  */
 export async function appendTrace(
   db: Db,
@@ -30,17 +38,36 @@ export async function appendTrace(
   start: number,
   chunk: Buffer,
 ): Promise<TraceAppend> {
-  const data = maskSecrets(chunk, await traceSecrets(db, build, project));
+  const secrets = await traceSecrets(db, build, project);
   const now = clock.now();
   const touchBefore = new Date(now.getTime() - TOUCH_INTERVAL_MS).toISOString();
   return db.transaction(async (trx): Promise<TraceAppend> => {
     const advanced = Number.isSafeInteger(start)
-      ? await advanceTraceLength(trx, build.id, start, data.length, now.toISOString(), touchBefore)
+      ? await advanceTraceLength(trx, build.id, start, chunk.length, now.toISOString(), touchBefore)
       : undefined;
     if (!advanced) return { accepted: false, length: await traceLength(trx, build.id) };
-    if (data.length > 0) await insertTraceChunk(trx, build.id, data);
-    return { accepted: true, length: advanced.traceLength, status: advanced.status, appended: data.length };
+    if (chunk.length > 0) await appendMaskedChunk(trx, build.id, chunk, secrets);
+    return { accepted: true, length: advanced.traceLength, status: advanced.status, appended: chunk.length };
   });
+}
+
+/**
+ * Stores `chunk` masked, also where a secret is split across two PATCHes: the last chunk
+ * row of a trace holds at most the masking window (the longest secret less one byte), and
+ * each append masks that tail and the new bytes together, then stores all but the new
+ * window as settled bytes and the rest as the new tail. A secret that ends in this chunk
+ * began at most a window earlier, so it is masked whole. The tail is shown as it is until
+ * the next append or the final PUT, so a reader may see the first bytes of a secret, never
+ * all of it. Byte offsets never move: masking keeps lengths.
+ */
+async function appendMaskedChunk(trx: Db, buildId: number, chunk: Buffer, secrets: readonly string[]): Promise<void> {
+  const window = maskingWindow(secrets);
+  const tail = window > 0 ? await findShortLastChunk(trx, buildId, window) : undefined;
+  const masked = maskSecrets(tail ? Buffer.concat([tail.data, chunk]) : chunk, secrets);
+  const parts = splitMaskedTail(masked, window);
+  const [first, ...rest] = parts;
+  if (tail && first) await rewriteTraceChunk(trx, tail.id, first);
+  for (const part of tail ? rest : parts) await insertTraceChunk(trx, buildId, part);
 }
 
 /** Replaces the whole trace with `text` (a `trace` in PUT builds/:id), secrets masked. */

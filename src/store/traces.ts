@@ -41,6 +41,26 @@ export async function insertTraceChunk(db: Db, buildId: number, data: Buffer): P
   await db('trace_chunks').insert({ build_id: buildId, data });
 }
 
+/**
+ * The build's last chunk if it holds at most `maxBytes`: the tail of the trace that the
+ * next append may still have to mask (see appendMaskedChunk). One indexed row read.
+ */
+export async function findShortLastChunk(db: Db, buildId: number, maxBytes: number): Promise<{ id: number; data: Buffer } | undefined> {
+  const size = isPostgres(db) ? 'octet_length(data)' : 'length(data)';
+  const last: { id: unknown; size: unknown } | undefined = await db('trace_chunks')
+    .where({ build_id: buildId })
+    .orderBy('id', 'desc')
+    .first('id', db.raw(`${size} as size`));
+  if (!last || int(last.size) > maxBytes) return undefined;
+  const row: { data: Buffer | Uint8Array } | undefined = await db('trace_chunks').where({ id: int(last.id) }).first('data');
+  return row && { id: int(last.id), data: Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data) };
+}
+
+/** Gives chunk `id` new bytes of the same or another length (its place in the order stays). */
+export async function rewriteTraceChunk(db: Db, id: number, data: Buffer): Promise<void> {
+  await db('trace_chunks').where({ id }).update({ data });
+}
+
 /** Replaces every chunk of the build's trace with `data` and sets the length to match. */
 export async function overwriteTrace(db: Db, buildId: number, data: Buffer): Promise<void> {
   await db('trace_chunks').where({ build_id: buildId }).delete();
