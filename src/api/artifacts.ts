@@ -110,7 +110,18 @@ export async function sendArtifacts(ctx: Koa.Context, db: Db, dataDir: string, b
   ctx.set('Content-Type', 'application/octet-stream');
   ctx.set('Content-Disposition', contentDisposition(file.filename));
   ctx.set('Content-Transfer-Encoding', 'binary');
+  ctx.set(DOWNLOAD_SAFETY_HEADERS);
 }
+
+/**
+ * An archive is whatever a build uploaded, i.e. code someone else controls: never let a
+ * browser guess it is HTML (nosniff), and if one renders it anyway, give it no origin, no
+ * scripts and no forms (sandbox). Every artifacts download (v1, v4, the user API) sends these.
+ */
+export const DOWNLOAD_SAFETY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': 'sandbox',
+};
 
 /**
  * GitLab sent `attachment; filename=<name>` unquoted. Stored names are sanitised to
