@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../src/store/migrations.js';
+import { tokenDigest } from '../src/store/tokenDigests.js';
 
 const NOW = '2026-12-01T10:00:00.000Z';
 
@@ -50,7 +51,8 @@ describe('migrations 005_* keep existing data', () => {
       assert.equal(runner.access_level, 'not_protected');
       assert.equal(runner.maximum_timeout, null);
     }
-    assert.deepEqual(runners.map((runner) => runner.token), ['shared-token', 'specific-token']);
+    // Kept as digests since migration 007 (issue 9).
+    assert.deepEqual(runners.map((runner) => runner.token_digest), ['shared-token', 'specific-token'].map(tokenDigest));
     assert.equal((await db('runner_projects')).length, 1);
     const builds = await db('builds').orderBy('id');
     assert.deepEqual(builds.map((build) => [build.name, Number(build.runner_id)]), [['compile', 1], ['rspec', 2]]);

@@ -9,6 +9,7 @@ import { encodeParameters, multipartBody, PARAMETER_FORMS, type ParameterForm } 
 import { RUNNER_UA, RunnerApi, storedTrace, type RawReply } from './support/runnerApi.js';
 import { startBuildWorld, type BuildWorld, type RunningBuild } from './support/runningBuilds.js';
 import { zipToBuffer } from './support/zip.js';
+import { findRunnerByToken } from '../src/store/runners.js';
 
 type RunnerDetails = components['schemas']['RunnerDetails'];
 
@@ -38,7 +39,7 @@ describe('runner endpoints take their parameters in any of four forms', () => {
     return reply.body;
   }
 
-  const runnerIdOf = async (token: string): Promise<number> => (await world.coordinator.db('runners').where({ token }).first()).id as number;
+  const runnerIdOf = async (token: string): Promise<number> => (await findRunnerByToken(world.coordinator.db, token))!.id;
   const buildRow = (id: number) => world.coordinator.db('builds').where({ id }).first();
 
   /** A running build with an archive uploaded (multipart, BUILD-TOKEN), whose bytes are returned. */

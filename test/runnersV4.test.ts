@@ -7,6 +7,7 @@ import { startTestCoordinator, type TestCoordinator } from './support/coordinato
 import { FACTORY_CONFIG, RunnerApi } from './support/runnerApi.js';
 import { RunnerV4Api, type RunnerAuthentication } from './support/runnerV4Api.js';
 import { UserApi } from './support/userApi.js';
+import { tokenDigest } from '../src/store/tokenDigests.js';
 
 const VIEWER_TOKEN = 'viewer-token-for-tests';
 
@@ -51,7 +52,7 @@ describe('runner API v4: runners', () => {
       // Not an authentication token: the runner picks DELETE /runners (not /managers) by the prefix.
       assert.doesNotMatch(body.token, /^glrt-/);
       const row = await runnerRow(body.id);
-      assert.equal(row.token, body.token);
+      assert.equal(row.token_digest, tokenDigest(body.token), 'only the digest is kept');
       assert.equal(row.api_version, 'v4');
       assert.equal(row.registration_type, 'registration_token');
       assert.equal(Boolean(row.is_shared), true);

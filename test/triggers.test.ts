@@ -82,12 +82,14 @@ describe('triggers', () => {
     assert.notEqual(second.token, first.token);
     const listed = await api.request<Schemas['Trigger'][]>('GET', `/api/v4/projects/${project.id}/triggers`);
     assert.equal(listed.status, 200);
-    assert.deepEqual(listed.body, [first, second]);
+    // Shown whole once, when created; listings show the first 4 characters (all that is kept besides a digest).
+    const listedAs = (trigger: Schemas['Trigger']) => ({ ...trigger, token: trigger.token.slice(0, 4) });
+    assert.deepEqual(listed.body, [listedAs(first), listedAs(second)]);
 
     const deleted = await api.request('DELETE', `/api/v4/projects/${project.id}/triggers/${first.id}`);
     assert.equal(deleted.status, 204);
     assert.equal(deleted.text, '');
-    assert.deepEqual((await api.request('GET', `/api/v4/projects/${project.id}/triggers`)).body, [second]);
+    assert.deepEqual((await api.request('GET', `/api/v4/projects/${project.id}/triggers`)).body, [listedAs(second)]);
     assert.equal((await api.request('DELETE', `/api/v4/projects/${project.id}/triggers/${first.id}`)).status, 404);
   });
 

@@ -111,8 +111,9 @@ export function presentVariable(variable: ProjectVariableRecord): Schemas['Varia
   return { key: variable.key, value: variable.value };
 }
 
-export function presentTrigger(trigger: TriggerRecord): Schemas['Trigger'] {
-  return { id: trigger.id, token: trigger.token, description: trigger.description, created_at: trigger.createdAt };
+/** The whole `token` when just created; afterwards only its first characters are known. */
+export function presentTrigger(trigger: TriggerRecord, token: string = trigger.tokenPrefix): Schemas['Trigger'] {
+  return { id: trigger.id, token, description: trigger.description, created_at: trigger.createdAt };
 }
 
 /**

@@ -21,7 +21,7 @@ export function runnerHandlers({ db, clock, tokens }: AppDeps): OperationHandler
     });
     if (outcome.kind === 'unknown-token') throw forbidden();
     if (outcome.kind === 'invalid-runner') throw notFound();
-    sendJson(ctx, 201, presentRegisteredRunner(outcome.runner));
+    sendJson(ctx, 201, presentRegisteredRunner({ id: outcome.runner.id, token: outcome.token }));
   };
 
   const unregister: Handler = async (c, ctx) => {
@@ -29,7 +29,9 @@ export function runnerHandlers({ db, clock, tokens }: AppDeps): OperationHandler
     const runner = await authenticateRunner(db, body.token, 'v1');
     // Deleted meanwhile by a concurrent call: the token no longer names a runner.
     if (!(await deleteRunner(db, runner.id))) throw forbidden();
-    sendJson(ctx, 200, presentRegisteredRunner(runner));
+    // GitLab answered with the deleted row; we keep no token to show, so the caller's own
+    // (which it just proved it has) stands in for it.
+    sendJson(ctx, 200, presentRegisteredRunner({ id: runner.id, token: body.token }));
   };
 
   return {

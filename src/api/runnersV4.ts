@@ -41,7 +41,7 @@ export function runnerV4Handlers({ db, clock, tokens }: AppDeps): OperationHandl
     if (outcome.kind === 'unknown-token') throw forbidden();
     if (outcome.kind === 'invalid-runner') throw invalidRunner(outcome.reason);
     annotateRequest({ runnerId: outcome.runner.id });
-    sendJson(ctx, 201, presentRunnerAuthentication(outcome.runner));
+    sendJson(ctx, 201, presentRunnerAuthentication({ id: outcome.runner.id, token: outcome.token }));
   };
 
   const verify: Handler = async (c, ctx) => {
@@ -50,7 +50,8 @@ export function runnerV4Handlers({ db, clock, tokens }: AppDeps): OperationHandl
     const runner = await verifyRunner(db, clock, body.token, body.system_id || undefined);
     if (!runner) throw forbidden();
     annotateRequest({ runnerId: runner.id });
-    sendJson(ctx, 200, presentRunnerAuthentication(runner));
+    // The caller's own token: we keep only its digest.
+    sendJson(ctx, 200, presentRunnerAuthentication({ id: runner.id, token: body.token }));
   };
 
   const unregister: Handler = async (c, ctx) => {

@@ -63,19 +63,16 @@ export function triggerHandlers({ db, clock }: AppDeps): OperationHandlers {
   return {
     async listTriggers(c, ctx) {
       const project = await requireLiveProject(db, c);
-      sendJson(ctx, 200, (await listTriggers(db, project.id)).map(presentTrigger));
+      sendJson(ctx, 200, (await listTriggers(db, project.id)).map((listed) => presentTrigger(listed)));
     },
 
     async createTrigger(c, ctx) {
       const project = await requireLiveProject(db, c);
       const body = (c.request.requestBody ?? {}) as components['schemas']['NewTrigger'];
-      const created = await insertTrigger(db, {
-        projectId: project.id,
-        token: newToken(),
-        description: body.description ?? null,
-        createdAt: clock.now().toISOString(),
-      });
-      sendJson(ctx, 201, presentTrigger(created));
+      const token = newToken();
+      const created = await insertTrigger(db, { projectId: project.id, description: body.description ?? null, createdAt: clock.now().toISOString() }, token);
+      // The one time the whole token is shown: only its digest and first characters are kept.
+      sendJson(ctx, 201, presentTrigger(created, token));
     },
 
     async deleteTrigger(c, ctx) {

@@ -38,7 +38,8 @@ export interface RegistrationRequest extends RunnerSettingsRequest {
 }
 
 export type RegistrationOutcome =
-  | { kind: 'registered'; runner: RunnerRecord }
+  /** `token` is the runner's new token: shown this once, then kept only as a digest. */
+  | { kind: 'registered'; runner: RunnerRecord; token: string }
   /** The token is neither the registration token nor a live project's runners token. */
   | { kind: 'unknown-token' }
   /** A runner with no tags that may not run untagged builds could never run anything. */
@@ -111,7 +112,6 @@ async function createRunner(db: Db, clock: Clock, request: RunnerCreationRequest
   const runner = await insertRunner(
     db,
     {
-      token,
       apiVersion: request.api,
       registrationType: request.registrationType,
       accessLevel: request.accessLevel ?? 'not_protected',
@@ -130,9 +130,10 @@ async function createRunner(db: Db, clock: Clock, request: RunnerCreationRequest
       architecture: info.architecture ?? null,
       createdAt: clock.now().toISOString(),
     },
+    token,
     request.projectId,
   );
-  return { kind: 'registered', runner };
+  return { kind: 'registered', runner, token };
 }
 
 /** A runner with no tags that may not run untagged builds could never run anything (GitLab's validation). */

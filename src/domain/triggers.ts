@@ -9,7 +9,6 @@ import { findTriggerByToken, type TriggerRecord } from '../store/triggers.js';
 import type { Clock } from './clock.js';
 import { createPipeline } from './pipelineCreation.js';
 import { RepositoryReadError, resolveRef } from './repositoryConfig.js';
-import { tokensEqual } from './tokens.js';
 import { isVariableKey } from './variables.js';
 
 /** Why a trigger token was refused: GitLab answered 404 and 401 respectively. */
@@ -19,14 +18,12 @@ export type TriggerAccess = { granted: true; trigger: TriggerRecord } | { grante
 
 /**
  * Finds the trigger of `token` and checks that it belongs to `project`. The lookup goes
- * through the unique token index, as GitLab's `find_by_token` did: telling "unknown" (404)
- * from "another project's" (401) needs the trigger whatever its project. The stored token
- * is then compared in constant time, so a database collation that matches loosely (case,
- * trailing spaces) can never let a different token in.
+ * through the unique digest index, as GitLab's `find_by_token` did: telling "unknown" (404)
+ * from "another project's" (401) needs the trigger whatever its project.
  */
 export async function authenticateTrigger(db: Db, project: ProjectRecord, token: string): Promise<TriggerAccess> {
   const trigger = await findTriggerByToken(db, token);
-  if (!trigger || !tokensEqual(token, trigger.token)) return { granted: false, denial: 'unknown-token' };
+  if (!trigger) return { granted: false, denial: 'unknown-token' };
   if (trigger.projectId !== project.id) return { granted: false, denial: 'other-project' };
   return { granted: true, trigger };
 }

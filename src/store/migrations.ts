@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { tokenDigestMigration } from './tokenDigestMigration.js';
 
 /**
  * The schema, as code so that it ships inside the server. Timestamps are ISO-8601
@@ -194,6 +195,8 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       });
     },
   },
+  // Issue 9 (tokens): runner and trigger tokens kept only as SHA-256 digests.
+  '007_1_runner_trigger_token_digests': tokenDigestMigration,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

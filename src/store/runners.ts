@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from './db.js';
 import { bool, int, intOrNull, json } from './rows.js';
 import { tagListHasAll } from './tagLists.js';
+import { findRowByToken, tokenDigest } from './tokenDigests.js';
 
 /** What a runner says about itself (`info[...]`), as stored on its row. */
 export interface RunnerVersionInfo {
@@ -18,9 +19,9 @@ export type RunnerApiVersion = 'v1' | 'v4';
 export type RunnerRegistrationType = 'registration_token' | 'authenticated_user';
 export type RunnerAccessLevel = 'not_protected' | 'ref_protected';
 
+/** A runner as stored: its token is known only by digest (`token_digest`), never kept. */
 export interface RunnerRecord extends RunnerVersionInfo {
   id: number;
-  token: string;
   apiVersion: RunnerApiVersion;
   registrationType: RunnerRegistrationType;
   accessLevel: RunnerAccessLevel;
@@ -39,12 +40,15 @@ export interface RunnerRecord extends RunnerVersionInfo {
 
 export type NewRunnerRecord = Omit<RunnerRecord, 'id' | 'contactedAt'>;
 
-/** Inserts a runner and, for a specific runner, its link to `projectId`, as one step. */
-export async function insertRunner(db: Db, runner: NewRunnerRecord, projectId?: number): Promise<RunnerRecord> {
+/**
+ * Inserts a runner with the digest of `token` and, for a specific runner, its link to
+ * `projectId`, as one step.
+ */
+export async function insertRunner(db: Db, runner: NewRunnerRecord, token: string, projectId?: number): Promise<RunnerRecord> {
   return db.transaction(async (trx) => {
     const [row] = await trx('runners')
       .insert({
-        token: runner.token,
+        token_digest: tokenDigest(token),
         api_version: runner.apiVersion,
         registration_type: runner.registrationType,
         access_level: runner.accessLevel,
@@ -75,7 +79,7 @@ export async function insertRunner(db: Db, runner: NewRunnerRecord, projectId?: 
  * authenticates through it), so that how tokens are kept at rest can change here alone.
  */
 export async function findRunnerByToken(db: Db, token: string): Promise<RunnerRecord | undefined> {
-  const row = await db('runners').where({ token }).first();
+  const row = await findRowByToken(db, 'runners', 'token_digest', token);
   return row ? runnerFromRow(row) : undefined;
 }
 
@@ -226,7 +230,6 @@ export function runnerFromRow(row: Record<string, unknown>): RunnerRecord {
   const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
   return {
     id: int(row.id),
-    token: String(row.token),
     apiVersion: row.api_version === 'v4' ? 'v4' : 'v1',
     registrationType: row.registration_type === 'authenticated_user' ? 'authenticated_user' : 'registration_token',
     accessLevel: row.access_level === 'ref_protected' ? 'ref_protected' : 'not_protected',

@@ -870,7 +870,8 @@ const PLANS = {
     200: (t, { check }) => {
       need('triggers');
       setPath(t, { id: seeded.triggeredProject.id });
-      check(() => expectIncludes(t, { id: seeded.trigger.id, token: seeded.trigger.token }));
+      // Listings show only the first 4 characters: the token is kept as a digest (issue 9).
+      check(() => expectIncludes(t, { id: seeded.trigger.id, token: seeded.trigger.token.slice(0, 4) }));
     },
   },
   'POST /api/v4/projects/{id}/triggers': {
