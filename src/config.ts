@@ -32,6 +32,8 @@ export interface Config {
   requestTimeoutMs: number;
   /** SIGTERM: requests in flight get this long to finish before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** CI_LONG_POLL_SECONDS: how long a build request with nothing for it is held open (0 = answer at once). */
+  longPollMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -43,6 +45,7 @@ const HOUR_MS = 60 * 60 * SECOND_MS;
 // Upper bounds keep timer delays (at most 2^31 - 1 ms) and date arithmetic meaningful.
 const ONE_DAY_SECONDS = 24 * 60 * 60;
 const ONE_YEAR_HOURS = 365 * 24;
+const MAX_LONG_POLL_SECONDS = 600;
 
 export class ConfigError extends Error {}
 
@@ -62,6 +65,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     viewerToken: viewerTokenFrom(env),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
+    // GitLab Workhorse held runner requests up to 50 s; 20 s answers well within any proxy's idle timeout.
+    longPollMs: integerFrom(env, 'CI_LONG_POLL_SECONDS', 20, 0, MAX_LONG_POLL_SECONDS) * SECOND_MS,
     metricsPort: env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? undefined : integerFrom(env, 'METRICS_PORT', 0, 0, 65535),
     ...timeoutsFrom(env),
   };

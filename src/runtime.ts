@@ -10,6 +10,10 @@ import { removeStaleUploads } from './store/artifacts.js';
 import { resumeProjectDeletions } from './domain/projectDeletion.js';
 import { BackgroundWork } from './domain/backgroundWork.js';
 import { BuildSignals } from './domain/buildSignals.js';
+import { bindQueueSignals, InMemoryQueueSignals } from './domain/queueSignals.js';
+import { LongPolls } from './domain/longPolls.js';
+import { ClaimLine } from './domain/claimLine.js';
+import { isPostgres } from './store/db.js';
 import { createLogger, lineLogger, type Logger } from './observability/logger.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { databaseFigures } from './domain/statistics.js';
@@ -27,8 +31,22 @@ export interface RunningCoordinator {
   generatedTokens: Partial<InstanceTokens>;
   /** Runs on its own every HOUSEKEEPING_INTERVAL_SECONDS; runOnce is one pass now (tests, tools). */
   housekeeping: { runOnce(): Promise<HousekeepingReport> };
+  /**
+   * Answers every held build request now with "no build", and every later one at once
+   * (a graceful shutdown calls it first, so runners are answered instead of cut off).
+   */
+  releaseLongPolls(): void;
+  /** Build requests held open right now. */
+  longPollsWaiting(): number;
   close(): Promise<void>;
 }
+
+/**
+ * Build requests of one process scanning the queue at once on PostgreSQL (SQLite has one
+ * connection, so one). Below the pool's 10 connections, so trace appends and the user API
+ * always find a connection while runners storm the queue.
+ */
+const POSTGRES_CLAIM_CONCURRENCY = 4;
 
 /** An upload nobody has written to for this long belongs to a process that died. */
 const STALE_UPLOAD_MS = 60 * 60 * 1000;
@@ -52,7 +70,11 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   const background = new BackgroundWork();
   background.track(resumeProjectDeletions({ db, config, log }));
   const metrics = new CoordinatorMetrics(() => databaseFigures(db, clock));
-  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals() });
+  const queueSignals = new InMemoryQueueSignals();
+  bindQueueSignals(db, queueSignals);
+  const longPolls = new LongPolls(queueSignals);
+  const claimLine = new ClaimLine(isPostgres(db) ? POSTGRES_CLAIM_CONCURRENCY : 1);
+  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals(), longPolls, claimLine });
   const server = http.createServer(serverOptions(config), app.callback());
   applyServerLimits(server);
   await new Promise<void>((resolve, reject) => {
@@ -73,12 +95,16 @@ export async function startCoordinator(config: Config, options: StartOptions = {
     tokens,
     generatedTokens: generated,
     housekeeping: { runOnce },
+    releaseLongPolls: () => longPolls.releaseAll(),
+    longPollsWaiting: () => longPolls.size,
     async close() {
+      longPolls.close();
       await schedule.stop();
       if (metricsServer) await closeServer(metricsServer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await background.settled();
+      await queueSignals.close();
       await db.destroy();
     },
   };

@@ -47,6 +47,7 @@ async function startServer(env: Record<string, string> = {}): Promise<{ url: str
     CI_VIEWER_TOKEN: VIEWER_TOKEN,
     LOG_LEVEL: 'trace',
     LOG_FORMAT: 'json',
+    CI_LONG_POLL_SECONDS: '0',
     ...env,
   });
   started.push(server);

@@ -1,4 +1,6 @@
-import { assignNextBuild, finalStateFrom, finishBuild } from '../domain/buildQueue.js';
+import { finalStateFrom, finishBuild } from '../domain/buildQueue.js';
+import { pollingRunnerFor, requestBuild } from '../domain/buildRequest.js';
+import { clientGoneSignal } from '../http/clientGone.js';
 import { buildDetailsPayload } from '../domain/buildPayload.js';
 import { recordRunnerContact } from '../domain/runnerContact.js';
 import { replaceTrace } from '../domain/traces.js';
@@ -7,6 +9,7 @@ import { pathInteger, type AppDeps, type Handler, type JsonBody, type OperationH
 import { annotateRequest } from '../http/requestContext.js';
 import { sendJson, sendNoContent } from '../http/respond.js';
 import { findBuild } from '../store/builds.js';
+import { findRunner } from '../store/runners.js';
 import { findLiveProject } from '../store/projects.js';
 import { authenticateRunner } from './runnerAuth.js';
 
@@ -19,9 +22,11 @@ const RUNNER_USER_AGENT = /gitlab-ci-multi-runner \d+\.\d+\.\d+(~beta\.\d+\.g[0-
 /** GitLab's wording when a record lookup fails (lower-case "found"), which PUT answers. */
 const buildNotFound = () => new HttpError(404, '404 Not found');
 
-export function buildHandlers({ db, clock, metrics, buildSignals }: AppDeps): OperationHandlers {
+export function buildHandlers(deps: AppDeps): OperationHandlers {
+  const { db, clock, metrics, buildSignals, config } = deps;
   const register: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'registerBuild'>;
+    const gone = clientGoneSignal(ctx);
     const runner = await authenticateRunner(db, body.token, 'v1').catch((refusal: unknown) => {
       metrics.buildRequest('v1', 'forbidden');
       throw refusal;
@@ -31,14 +36,33 @@ export function buildHandlers({ db, clock, metrics, buildSignals }: AppDeps): Op
       throw notFound();
     }
     await recordRunnerContact(db, clock, runner, body.info);
-    const claimStarted = performance.now();
-    const build = await assignNextBuild(db, clock, runner);
-    if (build) {
-      metrics.buildRequest('v1', 'build');
-      metrics.buildClaimed('v1', (performance.now() - claimStarted) / 1000, build.queuedAt, clock.now());
-      annotateRequest({ buildId: build.id });
-      sendJson(ctx, 201, await buildDetailsPayload(db, clock, build.id));
-      return;
+    const outcome = await requestBuild(deps, await pollingRunnerFor(db, runner), {
+      api: 'v1',
+      holdMs: config.longPollMs,
+      gone,
+      reload: async () => {
+        const current = await findRunner(db, runner.id);
+        return current && pollingRunnerFor(db, current);
+      },
+    });
+    switch (outcome.kind) {
+      case 'build': {
+        const { build } = outcome;
+        metrics.buildRequest('v1', 'build');
+        metrics.buildClaimed('v1', outcome.claimSeconds, build.queuedAt, clock.now());
+        annotateRequest({ buildId: build.id });
+        sendJson(ctx, 201, await buildDetailsPayload(db, clock, build.id));
+        return;
+      }
+      case 'deleted':
+        metrics.buildRequest('v1', 'forbidden');
+        throw forbidden();
+      case 'paused':
+        metrics.buildRequest('v1', 'paused');
+        throw notFound();
+      case 'gone':
+      case 'none':
+        break;
     }
     metrics.buildRequest('v1', 'none');
     if (RUNNER_USER_AGENT.test(ctx.get('User-Agent'))) {

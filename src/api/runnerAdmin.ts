@@ -1,5 +1,6 @@
 import {
   assignRunnerToProject,
+  removeRunner,
   runnerFilterFor,
   unassignRunnerFromProject,
   updateRunner,
@@ -9,7 +10,7 @@ import { HttpError, notFound } from '../http/errors.js';
 import { pageRequest, setPaginationHeaders } from '../http/pagination.js';
 import { pathInteger, type AppDeps, type JsonBody, type OperationHandlers } from '../http/handlers.js';
 import { sendJson, sendNoContent } from '../http/respond.js';
-import { countRunners, deleteRunner, findRunner, listRunnerProjects, listRunners } from '../store/runners.js';
+import { countRunners, findRunner, listRunnerProjects, listRunners } from '../store/runners.js';
 import { presentRunner, presentRunnerDetails } from './presenters.js';
 import { requireLiveProject } from './projectAccess.js';
 
@@ -42,7 +43,7 @@ export function runnerAdminHandlers({ db, clock }: AppDeps): OperationHandlers {
     },
 
     async deleteRunnerById(c, ctx) {
-      if (!(await deleteRunner(db, pathInteger(c, 'runner_id')))) throw notFound();
+      if (!(await removeRunner(db, pathInteger(c, 'runner_id')))) throw notFound();
       sendNoContent(ctx);
     },
 

@@ -2,7 +2,7 @@ import { registerRunner } from '../domain/runnerRegistration.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
 import type { AppDeps, Handler, JsonBody, OperationHandlers } from '../http/handlers.js';
 import { sendJson } from '../http/respond.js';
-import { deleteRunner } from '../store/runners.js';
+import { removeRunner } from '../domain/runnerAdmin.js';
 import { presentRegisteredRunner } from './presenters.js';
 import { authenticateRunner } from './runnerAuth.js';
 
@@ -28,7 +28,7 @@ export function runnerHandlers({ db, clock, tokens }: AppDeps): OperationHandler
     const body = c.request.requestBody as JsonBody<'deleteRunner'>;
     const runner = await authenticateRunner(db, body.token, 'v1');
     // Deleted meanwhile by a concurrent call: the token no longer names a runner.
-    if (!(await deleteRunner(db, runner.id))) throw forbidden();
+    if (!(await removeRunner(db, runner.id))) throw forbidden();
     // GitLab answered with the deleted row; we keep no token to show, so the caller's own
     // (which it just proved it has) stands in for it.
     sendJson(ctx, 200, presentRegisteredRunner({ id: runner.id, token: body.token }));

@@ -8,7 +8,7 @@ import type { AppDeps, Handler, JsonBody, OperationHandlers } from '../http/hand
 import { annotateRequest } from '../http/requestContext.js';
 import { sendJson, sendNoContent } from '../http/respond.js';
 import { deleteRunnerManager } from '../store/runnerManagers.js';
-import { deleteRunner } from '../store/runners.js';
+import { removeRunner } from '../domain/runnerAdmin.js';
 import { presentRunnerAuthentication } from './presenters.js';
 import { authenticateRunner } from './runnerAuth.js';
 
@@ -58,7 +58,7 @@ export function runnerV4Handlers({ db, clock, tokens }: AppDeps): OperationHandl
     const body = c.request.requestBody as JsonBody<'deleteRunnerV4'>;
     const runner = await authenticateRunner(db, body.token, 'v4');
     // Deleted meanwhile by a concurrent call: the token no longer names a runner.
-    if (!(await deleteRunner(db, runner.id))) throw forbidden();
+    if (!(await removeRunner(db, runner.id))) throw forbidden();
     sendNoContent(ctx);
   };
 

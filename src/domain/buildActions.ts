@@ -19,6 +19,7 @@ import { findPipeline, lockPipeline, type PipelineRecord } from '../store/pipeli
 import { overwriteTrace } from '../store/traces.js';
 import type { Clock } from './clock.js';
 import { processPipeline } from './pipelineProcessing.js';
+import { announcePendingBuilds } from './queueAnnouncements.js';
 import { latestPerName } from './pipelineStatus.js';
 import { newToken } from './tokens.js';
 
@@ -69,6 +70,7 @@ export async function retryBuild(db: Db, clock: Clock, build: BuildRecord): Prom
     return copy;
   });
   await processPipeline(db, build.pipelineId, clock);
+  await announcePendingBuilds(db, [retried]);
   return reread(db, retried);
 }
 
@@ -79,6 +81,7 @@ export async function playBuild(db: Db, clock: Clock, build: BuildRecord): Promi
   if (!(await transitionBuild(db, build.id, ['skipped'], 'pending', { queued_at: now, updated_at: now }))) {
     throw await illegal(db, build, 'play');
   }
+  await announcePendingBuilds(db, [build]);
   await processPipeline(db, build.pipelineId, clock);
   return reread(db, build);
 }

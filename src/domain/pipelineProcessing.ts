@@ -1,18 +1,21 @@
 import type { Clock } from './clock.js';
 import type { Db } from '../store/db.js';
-import { listPipelineBuilds, transitionBuild } from '../store/builds.js';
+import { listPipelineBuilds, transitionBuild, type BuildRecord } from '../store/builds.js';
 import { lockPipeline, updatePipelineStatus } from '../store/pipelines.js';
 import { compositeStatus, nextStatusForCreated } from './pipelineStatus.js';
+import { announcePendingBuilds } from './queueAnnouncements.js';
 
 /**
  * Advances a pipeline after any of its builds changed: stage by stage, `created`
  * builds whose earlier stages are complete become pending or skipped, then the
  * pipeline's status is derived again from its builds. Safe to call twice or from two
  * processes at once: build transitions are conditional, and the pipeline (its row on
- * PostgreSQL, the database on SQLite) is locked for the duration.
+ * PostgreSQL, the database on SQLite) is locked for the duration. Builds it queued are
+ * announced once the transaction committed, so a woken runner finds them.
  */
 export async function processPipeline(db: Db, pipelineId: number, clock: Clock): Promise<void> {
-  await db.transaction(async (trx) => {
+  const queued = await db.transaction(async (trx) => {
+    const madePending: BuildRecord[] = [];
     await lockPipeline(trx, pipelineId);
     const now = clock.now().toISOString();
     const builds = await listPipelineBuilds(trx, pipelineId);
@@ -23,9 +26,13 @@ export async function processPipeline(db: Db, pipelineId: number, clock: Clock):
         const next = nextStatusForCreated(build.when, prior);
         if (!next) continue;
         const changes = next === 'pending' ? { queued_at: now, updated_at: now } : { updated_at: now };
-        if (await transitionBuild(trx, build.id, ['created'], next, changes)) build.status = next;
+        if (!(await transitionBuild(trx, build.id, ['created'], next, changes))) continue;
+        build.status = next;
+        if (next === 'pending') madePending.push(build);
       }
     }
     await updatePipelineStatus(trx, pipelineId, compositeStatus(builds) ?? 'success', now);
+    return madePending;
   });
+  await announcePendingBuilds(db, queued);
 }

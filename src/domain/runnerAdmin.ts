@@ -5,6 +5,7 @@
 import type { components, operations } from '../generated/api.js';
 import type { Db } from '../store/db.js';
 import {
+  deleteRunner,
   linkRunnerToProject,
   listRunnerProjects,
   unlinkRunnerFromProject,
@@ -14,6 +15,7 @@ import {
   type RunnerRecord,
 } from '../store/runners.js';
 import { canRunAnything, normalizeTagList } from './runnerRegistration.js';
+import { announceRunnerChange } from './queueAnnouncements.js';
 
 type Schemas = components['schemas'];
 export type RunnerScope = NonNullable<NonNullable<operations['listAllRunners']['parameters']['query']>['scope']>;
@@ -79,6 +81,7 @@ export async function updateRunner(db: Db, runnerId: number, update: Schemas['Ru
     const runner = await updateRunnerSettings(trx, runnerId, settings);
     return runner ? { kind: 'updated', runner } : { kind: 'unknown-runner' };
   });
+  if (outcome?.kind === 'updated') announceRunnerChange(db, runnerId);
   return outcome ?? { kind: 'unknown-runner' };
 }
 
@@ -102,6 +105,7 @@ export async function assignRunnerToProject(db: Db, runnerId: number, projectId:
     await linkRunnerToProject(trx, runnerId, projectId);
     return { kind: 'assigned', runner };
   });
+  if (outcome?.kind === 'assigned') announceRunnerChange(db, runnerId);
   return outcome ?? { kind: 'unknown-runner' };
 }
 
@@ -118,5 +122,16 @@ export async function unassignRunnerFromProject(db: Db, runnerId: number, projec
     await unlinkRunnerFromProject(trx, runnerId, projectId);
     return { kind: 'removed' };
   });
+  if (outcome?.kind === 'removed') announceRunnerChange(db, runnerId);
   return outcome ?? { kind: 'not-assigned' };
+}
+
+/**
+ * Deletes a runner (the admin API, or the runner unregistering itself). Every process then
+ * forgets it at once: a held poll of it ends, and its token opens nothing any more.
+ */
+export async function removeRunner(db: Db, runnerId: number): Promise<boolean> {
+  const removed = await deleteRunner(db, runnerId);
+  if (removed) announceRunnerChange(db, runnerId);
+  return removed;
 }

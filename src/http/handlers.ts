@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 import type { BackgroundWork } from '../domain/backgroundWork.js';
 import type { BuildSignals } from '../domain/buildSignals.js';
 import type { Clock } from '../domain/clock.js';
+import type { ClaimLine } from '../domain/claimLine.js';
+import type { LongPolls } from '../domain/longPolls.js';
 import type { InstanceTokens } from '../domain/instanceTokens.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../observability/logger.js';
@@ -24,6 +26,10 @@ export interface AppDeps {
   background: BackgroundWork;
   /** Say here when a build changed, so live traces in this process show it at once. */
   buildSignals: BuildSignals;
+  /** Held build requests (long polling), woken by the queue's announcements. */
+  longPolls: LongPolls;
+  /** Build requests take their turn at the queue here, in arrival order. */
+  claimLine: ClaimLine;
 }
 
 export type OperationId = keyof operations;

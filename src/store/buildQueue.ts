@@ -115,3 +115,14 @@ export async function claimBuild(db: Db, buildId: number, runnerId: number, now:
     .update({ status: 'running', runner_id: runnerId, started_at: now, updated_at: now });
   return updated === 1;
 }
+
+/**
+ * Undoes a claim whose runner never received its build (the client hung up meanwhile):
+ * pending again, as before, keeping its place in the queue (queued_at, id).
+ */
+export async function unclaimBuild(db: Db, buildId: number, runnerId: number): Promise<boolean> {
+  const updated = await db('builds')
+    .where({ id: buildId, status: 'running', runner_id: runnerId })
+    .update({ status: 'pending', runner_id: null, started_at: null });
+  return updated === 1;
+}

@@ -37,6 +37,8 @@ export async function startTestCoordinator(env: Record<string, string> = {}, clo
     // Housekeeping passes run when a test asks (coordinator.housekeeping.runOnce()), never
     // on a timer that could fire mid-test after the test's clock moved on by days.
     HOUSEKEEPING_INTERVAL_SECONDS: '0',
+    // Build requests answer at once unless a test asks for long polling (CI_LONG_POLL_SECONDS).
+    CI_LONG_POLL_SECONDS: '0',
     ...env,
   });
   const logger = options.logTo ? createLogger(config, options.logTo) : createLogger({ logLevel: 'silent', logFormat: 'json' }, new PassThrough());

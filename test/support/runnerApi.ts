@@ -38,12 +38,19 @@ export class RunnerApi {
 
   /** Exactly these bytes with exactly these headers (and the Content-Length of a body). */
   send(method: string, path: string, payload: Buffer | undefined, headers: Record<string, string> = {}): Promise<RawReply> {
+    return this.exchange(method, path, payload, headers).reply;
+  }
+
+  /** The request itself too, so that a test can hang up on it (`agent: false`: its own connection). */
+  private exchange(method: string, path: string, payload: Buffer | undefined, headers: Record<string, string>, agent?: false) {
     const url = new URL(path, this.baseUrl);
-    return new Promise((resolve, reject) => {
-      const request = http.request(
+    let request!: http.ClientRequest;
+    const reply = new Promise<RawReply>((resolve, reject) => {
+      request = http.request(
         url,
         {
           method,
+          agent,
           headers: { ...(payload ? { 'Content-Length': String(payload.length) } : {}), ...headers },
         },
         (response) => {
@@ -61,6 +68,7 @@ export class RunnerApi {
       request.on('error', reject);
       request.end(payload);
     });
+    return { reply, request };
   }
 
   async registerRunner(fields: Record<string, unknown>): Promise<RegisteredRunner> {
@@ -90,6 +98,18 @@ export class RunnerApi {
   updateBuild(id: number | string, body: Record<string, unknown>, path = `/ci/api/v1/builds/${id}.json`): Promise<RawReply> {
     return this.request('PUT', path, body, { 'User-Agent': RUNNER_UA });
   }
+
+  /**
+   * A build request the test can hang up on (long polling): `abandon()` closes its
+   * connection before the answer; `reply` then rejects.
+   */
+  heldBuildRequest(token: string, extra: Record<string, unknown> = {}): { reply: Promise<RawReply>; abandon(): void } {
+    const payload = Buffer.from(JSON.stringify({ token, ...extra }));
+    const headers = { 'Content-Type': 'application/json', 'User-Agent': RUNNER_UA };
+    const { reply, request } = this.exchange('POST', '/ci/api/v1/builds/register.json', payload, headers, false);
+    return { reply, abandon: () => request.destroy() };
+  }
+
 }
 
 /** The trace as stored: its chunks in order (black-box tests only read the database). */

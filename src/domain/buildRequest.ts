@@ -1,0 +1,84 @@
+/**
+ * A runner's "anything for me?" (v1 builds/register, v4 jobs/request): claim the first
+ * build it may take; when there is none, hold the request (long polling) until one is
+ * queued for it or the time is up. Every attempt claims atomically through the queue.
+ */
+import type { Db } from '../store/db.js';
+import type { BuildRecord } from '../store/builds.js';
+import { unclaimBuild } from '../store/buildQueue.js';
+import { listRunnerProjectIds, type RunnerRecord } from '../store/runners.js';
+import type { CoordinatorMetrics, RunnerApi } from '../observability/metrics.js';
+import { assignNextBuild } from './buildQueue.js';
+import type { ClaimLine } from './claimLine.js';
+import type { Clock } from './clock.js';
+import type { LongPolls, PollingRunner } from './longPolls.js';
+import { processPipeline } from './pipelineProcessing.js';
+import { announcePendingBuilds } from './queueAnnouncements.js';
+
+export interface BuildRequestDeps {
+  db: Db;
+  clock: Clock;
+  metrics: CoordinatorMetrics;
+  longPolls: LongPolls;
+  claimLine: ClaimLine;
+}
+
+export interface BuildRequestOptions {
+  api: RunnerApi;
+  /** How long to hold the request when there is nothing yet (0: answer at once). */
+  holdMs: number;
+  /** Aborts when the client went away. */
+  gone: AbortSignal;
+  /** Reads the runner again after it changed: undefined once deleted. */
+  reload(): Promise<PollingRunner | undefined>;
+}
+
+export type BuildRequestOutcome =
+  | { kind: 'build'; build: BuildRecord; claimSeconds: number }
+  | { kind: 'none' }
+  /** The client hung up: nothing to answer, nothing taken. */
+  | { kind: 'gone' }
+  /** Deleted or paused while its request was held. */
+  | { kind: 'deleted' }
+  | { kind: 'paused' };
+
+export async function requestBuild(deps: BuildRequestDeps, first: PollingRunner, options: BuildRequestOptions): Promise<BuildRequestOutcome> {
+  const deadline = performance.now() + options.holdMs;
+  let polling = first;
+  for (;;) {
+    if (options.gone.aborted) return { kind: 'gone' };
+    const claimStarted = performance.now();
+    const build = await deps.claimLine.run(async () => (options.gone.aborted ? undefined : assignNextBuild(deps.db, deps.clock, polling.runner)));
+    if (build) {
+      if (!options.gone.aborted) return { kind: 'build', build, claimSeconds: (performance.now() - claimStarted) / 1000 };
+      // The client left while its build was being claimed: give the build back to the queue.
+      await handBack(deps, build);
+      return { kind: 'gone' };
+    }
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return { kind: 'none' };
+    const stopWaiting = deps.metrics.longPollWaiting(options.api);
+    const reason = await deps.longPolls.wait(polling, remaining, options.gone).finally(stopWaiting);
+    if (reason === 'gone') return { kind: 'gone' };
+    if (reason === 'timeout' || reason === 'released') return { kind: 'none' };
+    if (reason === 'runner-changed') {
+      const reloaded = await options.reload();
+      if (!reloaded) return { kind: 'deleted' };
+      if (!reloaded.runner.active) return { kind: 'paused' };
+      polling = reloaded;
+    }
+  }
+}
+
+/** Returns a build its runner will never hear of to the queue, as if it had never been claimed. */
+async function handBack(deps: BuildRequestDeps, build: BuildRecord): Promise<void> {
+  if (!(await unclaimBuild(deps.db, build.id, build.runnerId ?? 0))) return;
+  await processPipeline(deps.db, build.pipelineId, deps.clock);
+  await announcePendingBuilds(deps.db, [build]);
+}
+
+/** What a runner's held request is woken by: the runner, and its projects when its picks depend on them. */
+export async function pollingRunnerFor(db: Db, runner: RunnerRecord): Promise<PollingRunner> {
+  const needsProjects = !runner.isShared || runner.locked;
+  return { runner, projectIds: new Set(needsProjects ? await listRunnerProjectIds(db, runner.id) : []) };
+}
