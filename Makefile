@@ -6,7 +6,8 @@ INSTALLED  := node_modules/.coordinator-installed
 GENERATED  := src/generated/api.ts
 MOCK_HOST  ?= 127.0.0.1
 MOCK_PORT  ?= 4010
-TEST_FILES := $(sort $(wildcard test/*.test.ts))
+# Issue 9: test/faults/ (crash safety) and test/fuzz/ (hostile input) run in make test too.
+TEST_FILES := $(sort $(wildcard test/*.test.ts)) $(sort $(wildcard test/faults/*.test.ts test/fuzz/*.test.ts))
 
 .PHONY: install generate serve mock typecheck test unit contract bench clean test-tools
 

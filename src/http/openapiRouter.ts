@@ -8,6 +8,7 @@ import { enforceAccess, securityHandlers } from './access.js';
 import { HttpError } from './errors.js';
 import type { AppDeps, OperationHandlers, OperationId } from './handlers.js';
 import { bodyLimitOf } from './bodyLimits.js';
+import { refuseDeepNesting } from './nestingLimit.js';
 import { createRequestReader, type RequestReading } from './requestReading.js';
 import { annotateRequest } from './requestContext.js';
 
@@ -62,6 +63,7 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
     (operationId === undefined ? undefined : readings[operationId as OperationId]) ?? { kind: 'default' };
 
   return async (ctx) => {
+    refuseMalformedPath(ctx.path);
     const request: Request = {
       method: ctx.method,
       path: ctx.path,
@@ -73,8 +75,22 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
     const bodyLimit = bodyLimitOf(operation?.operationId, deps.config);
     ctx.state.bodyLimit = bodyLimit;
     const { query, body } = await readRequest(ctx, operation, readingOf(operation?.operationId), bodyLimit);
+    refuseDeepNesting(body);
+    refuseDeepNesting(query);
     await api.handleRequest({ ...request, query: query as Request['query'], body }, ctx);
   };
+}
+
+/**
+ * A path whose percent-encoding is not UTF-8 (`/projects/%ff`) cannot name anything; the
+ * router would fail decoding its parameters (issue 9's fuzz test found the 500).
+ */
+function refuseMalformedPath(path: string): void {
+  try {
+    decodeURIComponent(path);
+  } catch {
+    throw new HttpError(400, '400 Bad request - the path is not valid percent-encoded UTF-8');
+  }
 }
 
 /** Every operation handler runs only after the caller's role and CSRF token allow it (see enforceAccess). */

@@ -31,11 +31,21 @@ export function applyServerLimits(server: http.Server): void {
 }
 
 /**
- * What Node's own clientError handling does (answer if nothing of a response went out yet,
- * then close), except that the answer carries a JSON `message` like every other 4xx.
+ * What Node's own clientError handling does (answer, then close), except that the answer
+ * carries a JSON `message` like every other 4xx, and that a request already handed to the
+ * app and received whole keeps its own answer: bytes that fail to parse after it (garbage
+ * pipelined behind it) must not put a 400 in front of that request's answer, which the
+ * client would take for it while its handler goes on (issue 9's fuzz test found one). A
+ * request whose own body fails to parse is answered 400, and its handler's read fails.
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (inFlight && inFlight.req.complete && !inFlight.writableFinished) {
+    inFlight.shouldKeepAlive = false;
+    inFlight.once('finish', () => socket.destroy());
+    inFlight.once('close', () => socket.destroy());
+    return;
+  }
   if (err.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
     const [status, message] = clientErrorStatus(err.code);
     const body = JSON.stringify({ message: `${status} ${message}` });

@@ -21,6 +21,8 @@ export interface RawRequest {
   /** Leave out the empty line after the head (headers that never end). */
   unfinishedHead?: boolean;
   timeoutMs?: number;
+  /** Done once the head of a successful answer is in (a download, an event stream): only refusals are read whole. */
+  headOnlyUnlessError?: boolean;
 }
 
 /** Sends `request` to `baseUrl`'s host and port and reads one answer (until its length, or the close). */
@@ -50,7 +52,7 @@ export function rawExchange(baseUrl: string, request: RawRequest): Promise<RawAn
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       const answer = parseAnswer(received);
-      if (answer && answer.complete) finish();
+      if (answer && (answer.complete || (request.headOnlyUnlessError && answer.status < 400))) finish();
     });
     socket.on('error', () => finish());
     socket.on('close', () => finish());
