@@ -23,6 +23,7 @@ import { webViewHandlers } from './api/webView.js';
 import { requestObservation } from './http/requestObservation.js';
 import { runnerV4Handlers } from './api/runnersV4.js';
 import { userRunnerHandlers } from './api/userRunners.js';
+import { artifactV4Handlers } from './api/artifactsV4.js';
 
 /** Builds the Koa app: error mapping, then openapi.yaml routing, which reads each operation's body its own way. */
 export async function createApp(deps: AppDeps): Promise<Koa> {
@@ -48,6 +49,7 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
     // Issue 8: the runner API v4 (runners), and the user API around it.
     ...runnerV4Handlers(deps),
     ...userRunnerHandlers(deps),
+    ...artifactV4Handlers(deps),
   };
   const app = new Koa();
   app.on('error', (err: NodeJS.ErrnoException) => {
@@ -95,6 +97,8 @@ const REQUEST_READINGS: RequestReadings = {
   triggerPipeline: TEXT_FORMS,
   triggerBuildsLegacy: TEXT_FORMS,
   triggerBuildsLegacyJson: TEXT_FORMS,
+  // Issue 8: the v4 upload's parameters are in its query; its multipart body streams in its handler.
+  uploadJobArtifactsV4: RAW_BODY,
 };
 
 /** How far past its operation's body limit a declared length may go and still be drained after a 413. */

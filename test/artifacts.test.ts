@@ -33,7 +33,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { deleteArtifacts, placeArtifactsFile, recordPlacedArtifacts } from '../src/domain/artifacts.js';
-import { findBuild } from '../src/store/builds.js';
+import { systemClock } from '../src/domain/clock.js';
+import { listJobArtifacts } from '../src/store/artifacts.js';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
 import { receivedUpload } from './support/receivedUpload.js';
 import { BuildStarter, ManualClock, startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
@@ -129,8 +130,10 @@ describe('build artifacts', () => {
     return fs.existsSync(tmp) ? fs.readdirSync(tmp) : [];
   }
 
+  /** The build's archive row (job_artifacts, type `archive`), as the archive's columns of a build (all null without one). */
   async function artifactsColumns(buildId: number): Promise<{ artifacts_filename: string | null; artifacts_size: number | null; artifacts_expire_at: string | null }> {
-    return coordinator.db('builds').where({ id: buildId }).first('artifacts_filename', 'artifacts_size', 'artifacts_expire_at');
+    const row = await coordinator.db('job_artifacts').where({ build_id: buildId, file_type: 'archive' }).first();
+    return { artifacts_filename: row?.filename ?? null, artifacts_size: row ? Number(row.size) : null, artifacts_expire_at: row?.expire_at ?? null };
   }
 
   test('P2, G1: a chunked multipart zip from the runner → 201 with artifacts_file, then downloads byte for byte', async () => {
@@ -571,8 +574,8 @@ describe('build artifacts', () => {
       const old = await zipToBuffer({ 'old.txt': 'old' });
       const fresh = await zipToBuffer({ 'new.txt': 'new' });
       assert.equal((await runner.uploadArtifacts(build.id, build.token, { stream: Readable.from([old]) })).status, 201);
-      const seenByDelete = await findBuild(coordinator.db, build.id);
-      assert.ok(seenByDelete?.artifactsFileKey);
+      const seenByDelete = await listJobArtifacts(coordinator.db, build.id);
+      assert.equal(seenByDelete.length, 1);
 
       assert.equal((await runner.uploadArtifacts(build.id, build.token, { stream: Readable.from([fresh]) })).status, 201);
       await deleteArtifacts(coordinator.db, coordinator.dataDir, seenByDelete);
@@ -589,7 +592,7 @@ describe('build artifacts', () => {
       assert.equal((await runner.putBuild(build.id, { state: 'success' })).status, 200);
       assert.equal((await api.request('POST', `/api/v4/projects/${projectId}/jobs/${build.id}/erase`)).status, 201);
 
-      assert.equal(await recordPlacedArtifacts(coordinator.db, coordinator.dataDir, build.id, placed), false);
+      assert.equal(await recordPlacedArtifacts(coordinator.db, systemClock, coordinator.dataDir, build.id, placed), false);
       assert.deepEqual(storedFiles(build.id), []);
       assert.deepEqual(await artifactsColumns(build.id), { artifacts_filename: null, artifacts_size: null, artifacts_expire_at: null });
     });
@@ -597,7 +600,7 @@ describe('build artifacts', () => {
     test('an erase after recording removes the recorded archive', async () => {
       const { build, runner, projectId } = await startBuild();
       const placed = await placeArtifactsFile(coordinator.dataDir, build.id, receivedUpload(coordinator.dataDir, await zipToBuffer({ 'a.txt': 'a' })), null);
-      assert.equal(await recordPlacedArtifacts(coordinator.db, coordinator.dataDir, build.id, placed), true);
+      assert.equal(await recordPlacedArtifacts(coordinator.db, systemClock, coordinator.dataDir, build.id, placed), true);
       assert.equal((await runner.putBuild(build.id, { state: 'success' })).status, 200);
       assert.equal((await api.request('POST', `/api/v4/projects/${projectId}/jobs/${build.id}/erase`)).status, 201);
       assert.deepEqual(storedFiles(build.id), []);
@@ -609,7 +612,7 @@ describe('build artifacts', () => {
       assert.equal((await api.request('DELETE', `/api/v4/projects/${projectId}`)).status, 202);
 
       // Flagged when DELETE answered; the background removal may or may not have reached the build yet.
-      assert.equal(await recordPlacedArtifacts(coordinator.db, coordinator.dataDir, build.id, placed), false);
+      assert.equal(await recordPlacedArtifacts(coordinator.db, systemClock, coordinator.dataDir, build.id, placed), false);
       assert.deepEqual(storedFiles(build.id), []);
       // Bounded by attempts, not by a clock: the removal must finish before the server stops.
       for (let attempt = 0; attempt < 2000 && (await coordinator.db('projects').where({ id: projectId })).length > 0; attempt++) {
@@ -651,8 +654,7 @@ describe('build artifacts with MAX_ARTIFACTS_SIZE_MB=1', () => {
     assert.equal(reply.requestCompleted, false, 'the answer came while the body was still streaming');
     assert.ok(reply.bytesSent < total);
     assertNothingLeft(build.id);
-    const row = await coordinator.db('builds').where({ id: build.id }).first('artifacts_filename');
-    assert.equal(row.artifacts_filename, null);
+    assert.equal(await coordinator.db('job_artifacts').where({ build_id: build.id }).first(), undefined);
     // The server is fine afterwards, and a small archive still goes in.
     const small = await runner.uploadArtifacts(build.id, build.token, { files: { 'ok.txt': 'ok' } });
     assert.equal(small.status, 201);

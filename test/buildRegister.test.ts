@@ -87,6 +87,11 @@ describe('POST /builds/register with a specific runner (GitLab fixtures)', () =>
 
   const runnerRow = (id: number) => world.coordinator.db('runners').where({ id }).first();
   const buildRow = (id: number) => world.coordinator.db('builds').where({ id }).first();
+  /** A stored archive's row, as an upload would write it (the payload only reads the row). */
+  const storeArchiveRow = (buildId: number, filename: string, size: number, expireAt: string | null) =>
+    world.coordinator.db('job_artifacts').insert({
+      build_id: buildId, file_type: 'archive', file_format: 'zip', filename, size, expire_at: expireAt, file_key: `key${buildId}`, created_at: new Date().toISOString(),
+    });
   const finish = async (build: BuildDetails, runnerToken: string, state = 'success') => {
     const reply = await world.runners.updateBuild(build.id, { token: runnerToken, state });
     assert.equal(reply.status, 200, reply.text);
@@ -459,13 +464,14 @@ describe('POST /builds/register with a specific runner (GitLab fixtures)', () =>
       const original = await buildRow(compile.id);
       const [retriedId] = await world.coordinator
         .db('builds')
-        .insert({ ...original, id: undefined, token: 'retried-compile-token', artifacts_filename: 'compile.zip', artifacts_size: 22 })
+        .insert({ ...original, id: undefined, token: 'retried-compile-token' })
         .returning('id')
         .then((rows) => rows.map((row: { id: number } | number) => (typeof row === 'number' ? row : row.id)));
       const past = new Date(Date.now() - 60_000).toISOString();
       const future = new Date(Date.now() + 3_600_000).toISOString();
-      await world.coordinator.db('builds').where({ id: lint.id }).update({ artifacts_filename: 'lint.zip', artifacts_size: 7, artifacts_expire_at: past });
-      await world.coordinator.db('builds').where({ id: rspec.id }).update({ artifacts_filename: 'rspec.zip', artifacts_size: 9, artifacts_expire_at: future });
+      await storeArchiveRow(Number(retriedId), 'compile.zip', 22, null);
+      await storeArchiveRow(lint.id, 'lint.zip', 7, past);
+      await storeArchiveRow(rspec.id, 'rspec.zip', 9, future);
 
       const deploy = await world.runners.takeBuild(runner.token);
       assert.equal(deploy.name, 'deploy');
@@ -488,9 +494,9 @@ describe('POST /builds/register with a specific runner (GitLab fixtures)', () =>
       const byName = (name: string) => jobs.find((job) => job.name === name)?.id;
       const expireAt = new Date(Date.now() + 3_600_000).toISOString();
       // Archives kept from an earlier run of the build, written where an upload would put them.
-      await world.coordinator.db('builds').where({ id: byName('one') }).update({ artifacts_filename: 'a.zip', artifacts_size: 3, artifacts_expire_at: expireAt });
-      await world.coordinator.db('builds').where({ id: byName('two') }).update({ artifacts_filename: 'b.zip', artifacts_size: 4 });
-      await world.coordinator.db('builds').where({ id: byName('three') }).update({ artifacts_filename: 'c.zip', artifacts_size: 5, artifacts_expire_at: '2000-01-01T00:00:00.000Z' });
+      await storeArchiveRow(Number(byName('one')), 'a.zip', 3, expireAt);
+      await storeArchiveRow(Number(byName('two')), 'b.zip', 4, null);
+      await storeArchiveRow(Number(byName('three')), 'c.zip', 5, '2000-01-01T00:00:00.000Z');
       const one = (await world.runners.takeBuild(runner.token)) as BuildDetails & Record<string, unknown>;
       assert.deepEqual(one.artifacts_file, { filename: 'a.zip', size: 3 });
       assert.equal(one.artifacts_expire_at, expireAt);

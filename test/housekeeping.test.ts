@@ -52,10 +52,17 @@ afterEach(async () => {
   }
 });
 
+/** The build's row, with its archive (job_artifacts, type `archive`) as `artifacts_*`: all null without one. */
 async function buildRow(world: World, id: number): Promise<Record<string, unknown>> {
   const row = await world.coordinator.db('builds').where({ id }).first();
   assert.ok(row, `build ${id} exists`);
-  return row as Record<string, unknown>;
+  const archive = await world.coordinator.db('job_artifacts').where({ build_id: id, file_type: 'archive' }).first();
+  return {
+    ...(row as Record<string, unknown>),
+    artifacts_filename: archive?.filename ?? null,
+    artifacts_size: archive ? Number(archive.size) : null,
+    artifacts_expire_at: archive?.expire_at ?? null,
+  };
 }
 
 /** A build that ran, uploaded artifacts (expiring in `expireIn`, or never) and succeeded. */
@@ -144,7 +151,7 @@ describe('expiry racing a re-upload', () => {
     const placed = await placeArtifactsFile(dataDir, build.id, receivedUpload(dataDir, fresh), null);
     assert.equal(await removeExpiredArtifacts(db, world.clock, dataDir), 1, 'the expired archive goes');
     assert.deepEqual(archiveFiles(dataDir, build.id), [`${placed.fileKey}.zip`], 'the new file stays');
-    assert.equal(await recordPlacedArtifacts(db, dataDir, build.id, placed), true);
+    assert.equal(await recordPlacedArtifacts(db, world.clock, dataDir, build.id, placed), true);
 
     const download = await runner.downloadArtifacts(build.id, build.token);
     assert.equal(download.status, 200);

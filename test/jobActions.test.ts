@@ -241,7 +241,7 @@ describe('user API: job actions', () => {
     test('removes the trace and the artifacts; the build endpoints then answer 403 "Build has been erased!"', async () => {
       const { project, runner } = await builds.prepare(TWO_STAGES);
       const build = await runNext(runner, 'success', { 'out/app': 'binary' });
-      const { artifacts_file_key: fileKey } = await coordinator.db('builds').where({ id: build.id }).first('artifacts_file_key');
+      const { file_key: fileKey } = await coordinator.db('job_artifacts').where({ build_id: build.id, file_type: 'archive' }).first('file_key');
       const archive = path.join(coordinator.dataDir, 'artifacts', String(build.id), `${fileKey}.zip`);
       assert.ok(fs.existsSync(archive));
       assert.ok((await getJob(project.id, build.id)).artifacts_file);

@@ -59,6 +59,21 @@ describe('migrations 005_* keep existing data', () => {
     assert.equal((await db('trace_chunks')).length, 2);
     assert.deepEqual(await db('runner_managers'), []);
   });
+
+  test("each stored v1 archive became the build's `archive` artifact, same file and fields; the builds columns are gone", async () => {
+    const artifacts = await db('job_artifacts').orderBy('id');
+    assert.equal(artifacts.length, 1);
+    const [archive] = artifacts;
+    assert.deepEqual(
+      { ...archive, id: undefined, size: Number(archive.size), build_id: Number(archive.build_id) },
+      { id: undefined, build_id: 1, file_type: 'archive', file_format: 'zip', filename: 'artifacts.zip', size: 22, expire_at: '2026-12-08T10:00:00.000Z', file_key: 'abc123', created_at: NOW },
+    );
+    const columns = Object.keys(await db('builds').columnInfo());
+    assert.deepEqual(columns.filter((column) => column.startsWith('artifacts_')), []);
+    // Nothing cascaded: builds and their traces are all there.
+    assert.equal((await db('builds')).length, 2);
+    assert.equal((await db('trace_chunks')).length, 2);
+  });
 });
 
 /** A project, two runners (one specific), a pipeline with two builds on them, traces and one archive. */

@@ -115,7 +115,7 @@ describe('malformed form bodies on the runner endpoints', () => {
     const download = await runners.send('GET', `/ci/api/v1/builds/${running.build.id}/artifacts`, undefined, { 'BUILD-TOKEN': running.build.token });
     return {
       runners: (await db('runners').select('id', 'version').orderBy('id')) as unknown[],
-      running: [build.status, build.artifacts_filename, await storedTrace(db, running.build.id)],
+      running: [build.status, ((await db('job_artifacts').where({ build_id: running.build.id })) as unknown[]).length, await storedTrace(db, running.build.id)],
       pending: (await db('builds').where({ id: pendingId }).first()).status as string,
       download: [download.status, download.body.length],
     };

@@ -9,8 +9,9 @@ import { sendJson } from '../http/respond.js';
 import type { BuildRecord } from '../store/builds.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { Db } from '../store/db.js';
-import { uploadTempDir } from '../store/artifacts.js';
+import { listJobArtifacts, uploadTempDir } from '../store/artifacts.js';
 import { authenticateBuild } from '../domain/buildAuth.js';
+import { runsOnRunnerApi } from '../domain/jobAccessV4.js';
 import { requireBuildAccess, singleValue } from './buildAccess.js';
 
 /** The upload's parameters read before its body streams: the query's, or a JSON or urlencoded body's. */
@@ -35,6 +36,8 @@ export function artifactHandlers({ db, config, clock, metrics }: AppDeps): Opera
       if (token !== undefined && token === authorizedToken) return;
       const { build } = await requireBuildAccess(db, c, token);
       if (build.status !== 'running') throw forbidden('Build is not running!');
+      // A job taken through the runner API v4 uploads through it (POST /api/v4/jobs/:id/artifacts).
+      if (await runsOnRunnerApi(db, build, 'v4')) throw forbidden('Build is running on a runner API v4 runner');
       authorizedToken = token;
     };
     const buildId = pathInteger(c, 'id');
@@ -57,7 +60,7 @@ export function artifactHandlers({ db, config, clock, metrics }: AppDeps): Opera
         throw badRequest(received.fields.has('file') || parameters.file !== undefined ? 'file is not a file' : 'Missing artifacts file!');
       }
       const expireAt = expireAtOrRefuse(received.fields.get('expire_in') ?? parameters.expire_in, clock.now());
-      const stored = await storeArtifacts(db, config.dataDir, buildId, {
+      const stored = await storeArtifacts(db, clock, config.dataDir, buildId, {
         path: received.file.path,
         size: received.file.size,
         originalFilename: received.file.filename,
@@ -84,7 +87,7 @@ export function artifactHandlers({ db, config, clock, metrics }: AppDeps): Opera
   /** DELETE builds/:id/artifacts: 200 `true` whether or not there was anything. */
   const remove: Handler = async (c, ctx) => {
     const { build } = await requireBuildAccess(db, c);
-    await deleteArtifacts(db, config.dataDir, build);
+    await deleteArtifacts(db, config.dataDir, await listJobArtifacts(db, build.id));
     sendJson(ctx, 200, true);
   };
 
@@ -100,7 +103,7 @@ export function artifactHandlers({ db, config, clock, metrics }: AppDeps): Opera
 
 /** Streams a build's archive from disk with GitLab's download headers, or 404 when there is none. */
 export async function sendArtifacts(ctx: Koa.Context, db: Db, dataDir: string, build: BuildRecord, metrics: CoordinatorMetrics): Promise<void> {
-  const file = await openArtifacts(db, dataDir, build);
+  const file = await openArtifacts(db, dataDir, build.id);
   if (!file) throw notFound();
   // Counted as the bytes leave the disk: a download cut short counts what was read.
   file.stream.on('data', (chunk: Buffer | string) => metrics.artifactsServed(chunk.length));

@@ -8,6 +8,7 @@ import { listPipelineBuilds, type BuildRecord, type BuildStatus } from '../store
 import type { Db } from '../store/db.js';
 import { listProjectBuilds } from '../store/listings.js';
 import { findRunner, type RunnerRecord } from '../store/runners.js';
+import { listArchives } from '../store/artifacts.js';
 import { sendArtifacts } from './artifacts.js';
 import { presentJob } from './presenters.js';
 import { requireLiveProject, requireProjectJob, requireProjectPipeline } from './projectAccess.js';
@@ -23,10 +24,11 @@ export async function lookUpRunners(db: Db, builds: BuildRecord[]): Promise<(bui
   return (build) => (build.runnerId === null ? undefined : runners.get(build.runnerId));
 }
 
-/** Jobs as the user API shows them, each with its runner. */
+/** Jobs as the user API shows them, each with its runner and archive. */
 export async function presentJobs(db: Db, builds: BuildRecord[], now: Date): Promise<Job[]> {
   const runnerOf = await lookUpRunners(db, builds);
-  return builds.map((build) => presentJob(build, runnerOf(build), now));
+  const archives = await listArchives(db, builds.map((build) => build.id));
+  return builds.map((build) => presentJob(build, runnerOf(build), archives.get(build.id), now));
 }
 
 /** The user API's view of builds ("jobs" in GitLab v4 words). Projects pending deletion are invisible. */

@@ -2,6 +2,7 @@ import type { components } from '../generated/api.js';
 import type { Role } from '../domain/access.js';
 import { hasArtifacts } from '../domain/buildPayload.js';
 import { isOnline, runnerStatus } from '../domain/runnerAdmin.js';
+import type { JobArtifactRecord } from '../store/artifacts.js';
 import type { BuildRecord } from '../store/builds.js';
 import type { PipelineRecord } from '../store/pipelines.js';
 import type { ProjectRecord } from '../store/projects.js';
@@ -52,8 +53,8 @@ export function presentRegisteredRunner(runner: { id: number; token: string }): 
 }
 
 /** A build as the user API shows it; the archive only while it is stored and unexpired. */
-export function presentJob(build: BuildRecord, runner: RunnerRecord | undefined, now: Date): Schemas['Job'] {
-  const artifacts = hasArtifacts(build, now);
+export function presentJob(build: BuildRecord, runner: RunnerRecord | undefined, archive: JobArtifactRecord | undefined, now: Date): Schemas['Job'] {
+  const artifacts = hasArtifacts(archive, now);
   return {
     id: build.id,
     name: build.name,
@@ -67,8 +68,8 @@ export function presentJob(build: BuildRecord, runner: RunnerRecord | undefined,
     started_at: build.startedAt,
     finished_at: build.finishedAt,
     runner: runner ? { id: runner.id, description: runner.description, api_version: runner.apiVersion } : null,
-    artifacts_file: artifacts ? { filename: build.artifactsFilename ?? '', size: build.artifactsSize ?? 0 } : null,
-    artifacts_expire_at: artifacts ? build.artifactsExpireAt : null,
+    artifacts_file: artifacts ? { filename: archive.filename, size: archive.size } : null,
+    artifacts_expire_at: artifacts ? archive.expireAt : null,
   };
 }
 

@@ -99,7 +99,7 @@ export async function eraseBuild(db: Db, clock: Clock, dataDir: string, build: B
     await overwriteTrace(trx, build.id, Buffer.alloc(0));
     return marked;
   });
-  if (erased.artifactsFileKey !== null) await removeArtifactsFile(dataDir, build.id, erased.artifactsFileKey);
+  for (const fileKey of erased.artifactsFileKeys) await removeArtifactsFile(dataDir, build.id, fileKey);
   return reread(db, build);
 }
 

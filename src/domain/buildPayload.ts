@@ -4,6 +4,7 @@
  * into typed Go structs, so every value has exactly the JSON type the contract gives.
  */
 import type { components } from '../generated/api.js';
+import { listArchives, type JobArtifactRecord } from '../store/artifacts.js';
 import type { Db } from '../store/db.js';
 import { findBuild, listPipelineBuilds, type BuildRecord, type BuildVariable } from '../store/builds.js';
 import { findPipeline, type PipelineRecord } from '../store/pipelines.js';
@@ -31,6 +32,8 @@ export interface BuildContext {
   dependencies: BuildRecord[];
   /** The project's secret variables as they are when the payload is made (GitLab read them then too). */
   secretVariables: ProjectVariableRecord[];
+  /** The archives of the build and its dependencies, by build id. */
+  archives: Map<number, JobArtifactRecord>;
 }
 
 /** Loads a build with its pipeline, project, runner and dependencies, and renders its payload. */
@@ -47,31 +50,40 @@ export async function loadBuildContext(db: Db, buildId: number): Promise<BuildCo
   const runner = build.runnerId === null ? undefined : await findRunner(db, build.runnerId);
   const earlierStages = (await listPipelineBuilds(db, build.pipelineId)).filter((b) => b.stageIdx < build.stageIdx);
   const secretVariables = await listProjectVariables(db, project.id);
-  return { build, pipeline, project, runner, dependencies: latestPerName(earlierStages), secretVariables };
+  const dependencies = latestPerName(earlierStages);
+  const archives = await listArchives(db, [build.id, ...dependencies.map((dependency) => dependency.id)]);
+  return { build, pipeline, project, runner, dependencies, secretVariables, archives };
 }
 
 export function presentBuildDetails(context: BuildContext, now: Date): BuildDetails {
-  const { build, pipeline, project } = context;
+  const { build, pipeline, project, archives } = context;
+  const archive = archives.get(build.id);
   return {
-    ...presentBuildEntity(build, pipeline, project, now),
+    ...presentBuildEntity(build, pipeline, project, archive, now),
     commands: build.commands,
     // Exactly as given: we host no git, so inserting the build token as credentials would
     // hand it to whatever host the URL names.
     repo_url: project.repoUrl,
     before_sha: pipeline.beforeSha,
     allow_git_fetch: project.buildAllowGitFetch,
-    ...artifactsExpiry(build, now),
+    ...(hasArtifacts(archive, now) ? { artifacts_expire_at: archive.expireAt } : {}),
     options: build.options,
     timeout: project.buildTimeout,
     variables: buildVariables(context),
-    depends_on_builds: context.dependencies.map((dependency) => presentBuildEntity(dependency, pipeline, project, now)),
+    depends_on_builds: context.dependencies.map((dependency) => presentBuildEntity(dependency, pipeline, project, archives.get(dependency.id), now)),
     // No container registry, so never registry credentials (GitLab sent [] when it was disabled).
     credentials: [],
   };
 }
 
 /** The plain `Build` entity, as listed in `depends_on_builds`. */
-export function presentBuildEntity(build: BuildRecord, pipeline: PipelineRecord, project: ProjectRecord, now: Date): BuildEntity {
+export function presentBuildEntity(
+  build: BuildRecord,
+  pipeline: PipelineRecord,
+  project: ProjectRecord,
+  archive: JobArtifactRecord | undefined,
+  now: Date,
+): BuildEntity {
   const entity: BuildEntity = {
     id: build.id,
     ref: build.ref,
@@ -84,18 +96,14 @@ export function presentBuildEntity(build: BuildRecord, pipeline: PipelineRecord,
     project_id: project.id,
     project_name: project.name,
   };
-  if (hasArtifacts(build, now)) entity.artifacts_file = { filename: build.artifactsFilename ?? '', size: build.artifactsSize ?? 0 };
+  if (hasArtifacts(archive, now)) entity.artifacts_file = { filename: archive.filename, size: archive.size };
   return entity;
 }
 
 /** A stored archive that has not expired; an expired one is left out even before it is removed. */
-export function hasArtifacts(build: BuildRecord, now: Date): boolean {
-  if (!build.artifactsFilename) return false;
-  return build.artifactsExpireAt === null || Date.parse(build.artifactsExpireAt) > now.getTime();
-}
-
-function artifactsExpiry(build: BuildRecord, now: Date): Pick<BuildDetails, 'artifacts_expire_at'> {
-  return hasArtifacts(build, now) ? { artifacts_expire_at: build.artifactsExpireAt } : {};
+export function hasArtifacts(archive: JobArtifactRecord | undefined, now: Date): archive is JobArtifactRecord {
+  if (!archive) return false;
+  return archive.expireAt === null || Date.parse(archive.expireAt) > now.getTime();
 }
 
 /**

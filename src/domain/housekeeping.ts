@@ -62,7 +62,7 @@ export async function removeExpiredArtifacts(db: Db, clock: Clock, dataDir: stri
     }
     const last = batch[batch.length - 1];
     if (!last || batch.length < BATCH) return removed;
-    afterId = last.buildId;
+    afterId = last.id;
   }
 }
 

@@ -2,10 +2,11 @@ import fs from 'node:fs/promises';
 import type { ReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Db } from './db.js';
+import { int } from './rows.js';
 
 /**
- * A build's artifacts: the archive on disk under DATA_DIR, and its name, size, expiry and
- * file key on the build row. Every upload gets a file of its own, named by a random key
+ * A build's artifacts: each one a file on disk under DATA_DIR, and its type, format, name,
+ * size, expiry and file key in a job_artifacts row. Every upload gets a file of its own, named by a random key
  * the server made (never request text), so replacing, expiring or deleting one archive
  * can only ever remove that archive's file, never a newer upload's.
  */
@@ -65,6 +66,7 @@ export async function openArtifactsFile(dataDir: string, buildId: number, fileKe
   }
 }
 
+/** What a stored artifact's row says about it. */
 export interface ArtifactsColumns {
   filename: string;
   size: number;
@@ -72,46 +74,82 @@ export interface ArtifactsColumns {
   fileKey: string;
 }
 
-/** The archive a build's row names now; undefined when there is none or no such build. */
-export async function findArtifactsColumns(db: Db, buildId: number): Promise<ArtifactsColumns | undefined> {
-  const row: Record<string, unknown> | undefined = await db('builds')
-    .where({ id: buildId })
-    .first('artifacts_filename', 'artifacts_size', 'artifacts_expire_at', 'artifacts_file_key');
-  if (!row || row.artifacts_file_key == null || row.artifacts_filename == null) return undefined;
-  return {
-    filename: String(row.artifacts_filename),
-    size: Number(row.artifacts_size),
-    expireAt: (row.artifacts_expire_at as string | null) ?? null,
-    fileKey: String(row.artifacts_file_key),
-  };
+/** A stored artifact of a build: one per build and type (GitLab's `ci_job_artifacts`). */
+export interface JobArtifactRecord extends ArtifactsColumns {
+  buildId: number;
+  /** `archive` (the v1 archive, what dependencies download), `metadata`, `junit`, ... */
+  fileType: string;
+  /** `zip`, `gzip` or `raw`. */
+  fileFormat: string;
+}
+
+/** The build's artifact of `fileType` now; undefined when there is none or no such build. */
+export async function findJobArtifact(db: Db, buildId: number, fileType: string): Promise<JobArtifactRecord | undefined> {
+  const row: Record<string, unknown> | undefined = await db('job_artifacts').where({ build_id: buildId, file_type: fileType }).first();
+  return row && jobArtifactFromRow(row);
+}
+
+/** The `archive` of each of these builds that has one, by build id (one query for a listing). */
+export async function listArchives(db: Db, buildIds: readonly number[]): Promise<Map<number, JobArtifactRecord>> {
+  const archives = new Map<number, JobArtifactRecord>();
+  if (buildIds.length === 0) return archives;
+  const rows: Record<string, unknown>[] = await db('job_artifacts').whereIn('build_id', [...new Set(buildIds)]).andWhere({ file_type: ARCHIVE });
+  for (const row of rows) archives.set(int(row.build_id), jobArtifactFromRow(row));
+  return archives;
+}
+
+/** Every artifact of the build, by type. */
+export async function listJobArtifacts(db: Db, buildId: number): Promise<JobArtifactRecord[]> {
+  const rows: Record<string, unknown>[] = await db('job_artifacts').where({ build_id: buildId }).orderBy('file_type');
+  return rows.map(jobArtifactFromRow);
+}
+
+/** The type of the archive of a build: what v1 stores and every dependency downloads. */
+export const ARCHIVE = 'archive';
+
+/**
+ * The file key of the build's artifact of `fileType` (null when it has none yet), only if
+ * the build can still take artifacts (not erased, project not being deleted); undefined
+ * when it can no longer take them.
+ */
+export async function findReplaceableArtifactsKey(db: Db, buildId: number, fileType: string): Promise<{ fileKey: string | null } | undefined> {
+  const build: Record<string, unknown> | undefined = await replaceableBuild(db, buildId).first('id');
+  if (!build) return undefined;
+  const artifact = await findJobArtifact(db, buildId, fileType);
+  return { fileKey: artifact?.fileKey ?? null };
 }
 
 /**
- * The file key of a build that can still take artifacts (not erased, project not being
- * deleted): null when it has none yet. Undefined when the build can no longer take them.
+ * Records `artifacts` as the build's artifact of `fileType` in place of the one keyed
+ * `previousKey` (null: none), only if the row still names that one and the build can still
+ * take artifacts. A concurrent upload, delete, expiry, erase or project deletion in between
+ * makes this change nothing. True when this call made the change, i.e. when the caller owns
+ * the removal of `previousKey`'s file. The build's row is locked first (a no-op UPDATE, as
+ * erasing locks it), so an erase either sees this artifact or stops it.
  */
-export async function findReplaceableArtifactsKey(db: Db, buildId: number): Promise<{ fileKey: string | null } | undefined> {
-  const row: Record<string, unknown> | undefined = await replaceableBuild(db, buildId).first('artifacts_file_key');
-  return row && { fileKey: (row.artifacts_file_key as string | null) ?? null };
-}
-
-/**
- * Records `artifacts` in place of the archive keyed `previousKey`, only if the row still
- * names that one and can still take artifacts. A concurrent upload, delete, expiry, erase
- * or project deletion in between makes this change nothing. True when this call made the
- * change, i.e. when the caller owns the removal of `previousKey`'s file.
- */
-export async function replaceArtifacts(db: Db, buildId: number, previousKey: string | null, artifacts: ArtifactsColumns): Promise<boolean> {
-  const query = replaceableBuild(db, buildId);
-  if (previousKey === null) query.whereNull('artifacts_file_key');
-  else query.where({ artifacts_file_key: previousKey });
-  const updated = await query.update({
-    artifacts_filename: artifacts.filename,
-    artifacts_size: artifacts.size,
-    artifacts_expire_at: artifacts.expireAt,
-    artifacts_file_key: artifacts.fileKey,
+export async function replaceArtifacts(
+  db: Db,
+  buildId: number,
+  fileType: string,
+  fileFormat: string,
+  previousKey: string | null,
+  artifacts: ArtifactsColumns,
+  now: string,
+): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const locked = await replaceableBuild(trx, buildId).update({ id: trx.ref('id') });
+    if (locked !== 1) return false;
+    const columns = { file_format: fileFormat, filename: artifacts.filename, size: artifacts.size, expire_at: artifacts.expireAt, file_key: artifacts.fileKey };
+    if (previousKey !== null) {
+      return (await trx('job_artifacts').where({ build_id: buildId, file_type: fileType, file_key: previousKey }).update(columns)) === 1;
+    }
+    const inserted = await trx('job_artifacts')
+      .insert({ build_id: buildId, file_type: fileType, created_at: now, ...columns })
+      .onConflict(['build_id', 'file_type'])
+      .ignore()
+      .returning('id');
+    return inserted.length === 1;
   });
-  return updated === 1;
 }
 
 function replaceableBuild(db: Db, buildId: number) {
@@ -121,21 +159,31 @@ function replaceableBuild(db: Db, buildId: number) {
     .whereIn('project_id', db('projects').where({ pending_delete: false }).select('id'));
 }
 
-/** The column values of a build without artifacts. */
-export const NO_ARTIFACTS = {
-  artifacts_filename: null,
-  artifacts_size: null,
-  artifacts_expire_at: null,
-  artifacts_file_key: null,
-} as const;
-
 /**
- * Clears the archive columns only if they still name the archive keyed `fileKey`. True
- * when this call cleared them, i.e. when the caller owns the removal of that file.
+ * Forgets the build's artifact keyed `fileKey` only if its row still names that file. True
+ * when this call removed the row, i.e. when the caller owns the removal of that file.
  */
 export async function forgetArtifacts(db: Db, buildId: number, fileKey: string): Promise<boolean> {
-  const updated = await db('builds').where({ id: buildId, artifacts_file_key: fileKey }).update(NO_ARTIFACTS);
-  return updated === 1;
+  return (await db('job_artifacts').where({ build_id: buildId, file_key: fileKey }).delete()) === 1;
+}
+
+/** Forgets every artifact of the build (erase); answers the file keys whose files the caller removes. */
+export async function forgetAllArtifacts(db: Db, buildId: number): Promise<string[]> {
+  const rows: { file_key: string }[] = await db('job_artifacts').where({ build_id: buildId }).select('file_key');
+  await db('job_artifacts').where({ build_id: buildId }).delete();
+  return rows.map((row) => String(row.file_key));
+}
+
+function jobArtifactFromRow(row: Record<string, unknown>): JobArtifactRecord {
+  return {
+    buildId: int(row.build_id),
+    fileType: String(row.file_type),
+    fileFormat: String(row.file_format),
+    filename: String(row.filename),
+    size: int(row.size),
+    expireAt: (row.expire_at as string | null) ?? null,
+    fileKey: String(row.file_key),
+  };
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */

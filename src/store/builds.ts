@@ -1,5 +1,5 @@
 import type { components } from '../generated/api.js';
-import { NO_ARTIFACTS } from './artifacts.js';
+import { forgetAllArtifacts } from './artifacts.js';
 import type { Db } from './db.js';
 import { bool, int, intOrNull, json } from './rows.js';
 
@@ -27,11 +27,6 @@ export interface BuildRecord {
   token: string;
   runnerId: number | null;
   traceLength: number;
-  artifactsFilename: string | null;
-  artifactsSize: number | null;
-  artifactsExpireAt: string | null;
-  /** Names the archive's file (see src/store/artifacts.ts); set exactly when artifactsFilename is. */
-  artifactsFileKey: string | null;
   createdAt: string;
   queuedAt: string | null;
   startedAt: string | null;
@@ -75,6 +70,16 @@ export async function insertBuilds(db: Db, builds: NewBuildRecord[]): Promise<vo
 export async function findBuild(db: Db, id: number): Promise<BuildRecord | undefined> {
   if (!Number.isSafeInteger(id)) return undefined;
   const row = await db('builds').where({ id }).first();
+  return row ? buildFromRow(row) : undefined;
+}
+
+/**
+ * The build whose job token this is: the one place a build is looked up by its token (a v4
+ * dependency download carries the downloading job's), so that how tokens are kept at rest
+ * can change here alone.
+ */
+export async function findBuildByToken(db: Db, token: string): Promise<BuildRecord | undefined> {
+  const row = await db('builds').where({ token }).first();
   return row ? buildFromRow(row) : undefined;
 }
 
@@ -123,10 +128,6 @@ export function buildFromRow(row: Record<string, unknown>): BuildRecord {
     token: String(row.token),
     runnerId: intOrNull(row.runner_id),
     traceLength: int(row.trace_length),
-    artifactsFilename: (row.artifacts_filename as string | null) ?? null,
-    artifactsSize: intOrNull(row.artifacts_size),
-    artifactsExpireAt: (row.artifacts_expire_at as string | null) ?? null,
-    artifactsFileKey: (row.artifacts_file_key as string | null) ?? null,
     createdAt: String(row.created_at),
     queuedAt: (row.queued_at as string | null) ?? null,
     startedAt: (row.started_at as string | null) ?? null,
@@ -179,20 +180,18 @@ export async function hasNewerBuildNamed(db: Db, build: Pick<BuildRecord, 'id' |
 /**
  * Sets `erased_at` (kept from a first erase) on a build still in one of `from`, and forgets
  * its artifacts. Answers false when the build was no longer in one of them, else the file
- * key of the archive it forgot (null if none): the caller removes that file. Must run in
+ * keys of the artifacts it forgot: the caller removes those files. Must run in
  * a transaction: the first UPDATE is the claim and takes the write lock (on PostgreSQL the
  * row lock) before the key is read, so no upload can slip a new archive in between, and
  * after it no upload lands at all (they require `erased_at` unset).
  */
-export async function markBuildErased(trx: Db, id: number, from: BuildStatus[], now: string): Promise<{ artifactsFileKey: string | null } | false> {
+export async function markBuildErased(trx: Db, id: number, from: BuildStatus[], now: string): Promise<{ artifactsFileKeys: string[] } | false> {
   const updated = await trx('builds')
     .where({ id })
     .whereIn('status', from)
     .update({ erased_at: trx.raw('coalesce(erased_at, ?)', [now]), updated_at: now });
   if (updated !== 1) return false;
-  const row: { artifacts_file_key: string | null } | undefined = await trx('builds').where({ id }).first('artifacts_file_key');
-  await trx('builds').where({ id }).update(NO_ARTIFACTS);
-  return { artifactsFileKey: row?.artifacts_file_key ?? null };
+  return { artifactsFileKeys: await forgetAllArtifacts(trx, id) };
 }
 
 /** Up to `limit` ids of the project's builds, lowest first. */
@@ -205,5 +204,6 @@ export async function listProjectBuildIds(db: Db, projectId: number, limit: numb
 export async function deleteBuilds(db: Db, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
   await db('trace_chunks').whereIn('build_id', ids).delete();
+  await db('job_artifacts').whereIn('build_id', ids).delete();
   await db('builds').whereIn('id', ids).delete();
 }

@@ -7,8 +7,10 @@ import type { BuildStatus } from './builds.js';
 import type { Db } from './db.js';
 import { int } from './rows.js';
 
-/** An expired archive as it was seen; its removal is conditional on the file key (forgetArtifacts). */
+/** An expired artifact as it was seen; its removal is conditional on the file key (forgetArtifacts). */
 export interface ExpiredArtifacts {
+  /** The job_artifacts row, for paging. */
+  id: number;
   buildId: number;
   fileKey: string;
 }
@@ -21,16 +23,15 @@ export interface StuckBuild {
   status: StuckStatus;
 }
 
-/** Builds whose archive expired at or before `now`, in id order after `afterId`. */
+/** Artifacts (of any type) that expired at or before `now`, in row id order after `afterId`. */
 export async function listExpiredArtifacts(db: Db, now: string, afterId: number, limit: number): Promise<ExpiredArtifacts[]> {
-  const rows: Record<string, unknown>[] = await db('builds')
-    .whereNotNull('artifacts_file_key')
-    .andWhere('artifacts_expire_at', '<=', now)
+  const rows: Record<string, unknown>[] = await db('job_artifacts')
+    .where('expire_at', '<=', now)
     .andWhere('id', '>', afterId)
     .orderBy('id')
     .limit(limit)
-    .select('id', 'artifacts_file_key');
-  return rows.map((row) => ({ buildId: int(row.id), fileKey: String(row.artifacts_file_key) }));
+    .select('id', 'build_id', 'file_key');
+  return rows.map((row) => ({ id: int(row.id), buildId: int(row.build_id), fileKey: String(row.file_key) }));
 }
 
 /**

@@ -197,6 +197,56 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
   },
   // Issue 9 (tokens): runner and trigger tokens kept only as SHA-256 digests.
   '007_1_runner_trigger_token_digests': tokenDigestMigration,
+  // ---- issue 8: runner API v4, artifacts (005_*) ----
+  '005_2_job_artifacts': {
+    async up(db) {
+      // A build's artifacts, one per type (GitLab's ci_job_artifacts): the v1 archive is the
+      // `archive` type; API v4 uploads `metadata`, `junit`, ... beside it.
+      await db.schema.createTable('job_artifacts', (t) => {
+        t.increments('id');
+        t.integer('build_id').notNullable().references('builds.id').onDelete('CASCADE');
+        t.string('file_type', 32).notNullable();
+        t.string('file_format', 16).notNullable();
+        t.text('filename').notNullable();
+        t.bigInteger('size').notNullable();
+        t.string('expire_at', 32);
+        // Names the file, <DATA_DIR>/artifacts/<build id>/<key>.zip (see src/store/artifacts.ts).
+        t.string('file_key', 64).notNullable();
+        t.string('created_at', 32).notNullable();
+        t.unique(['build_id', 'file_type']);
+        t.index(['expire_at']);
+      });
+      // Every stored archive, as it is: same file, same name, size and expiry.
+      await db.raw(
+        `insert into job_artifacts (build_id, file_type, file_format, filename, size, expire_at, file_key, created_at)
+         select id, 'archive', 'zip', artifacts_filename, artifacts_size, artifacts_expire_at, artifacts_file_key, updated_at
+         from builds where artifacts_file_key is not null and artifacts_filename is not null`,
+      );
+      // The builds columns go with plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ and PostgreSQL),
+      // which changes the table in place: knex's dropColumn would rebuild builds on SQLite, and the
+      // rebuild's DROP TABLE would cascade to trace_chunks and job_artifacts.
+      await db.schema.alterTable('builds', (t) => {
+        t.dropIndex(['artifacts_expire_at']);
+      });
+      for (const column of ['artifacts_filename', 'artifacts_size', 'artifacts_expire_at', 'artifacts_file_key']) {
+        await db.raw('alter table builds drop column ??', [column]);
+      }
+    },
+    async down(db) {
+      await db.schema.alterTable('builds', (t) => {
+        t.text('artifacts_filename');
+        t.bigInteger('artifacts_size');
+        t.string('artifacts_expire_at', 32);
+        t.string('artifacts_file_key', 64);
+        t.index(['artifacts_expire_at']);
+      });
+      await db.raw(
+        `update builds set (artifacts_filename, artifacts_size, artifacts_expire_at, artifacts_file_key) =
+           (select filename, size, expire_at, file_key from job_artifacts where build_id = builds.id and file_type = 'archive')`,
+      );
+      await db.schema.dropTableIfExists('job_artifacts');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -23,6 +23,21 @@ export interface RawReply {
   json: unknown;
 }
 
+/** A whole reply, its body parsed when it is JSON. */
+export function collectReply(response: http.IncomingMessage): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('error', reject);
+    response.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const text = body.toString('utf8');
+      const isJson = response.headers['content-type'] === 'application/json' && text !== '';
+      resolve({ status: response.statusCode ?? 0, headers: response.headers, text, body, json: isJson ? JSON.parse(text) : undefined });
+    });
+  });
+}
+
 /**
  * A bare HTTP client for /ci/api/v1 on node:http, so that a test decides every header:
  * fetch would add a User-Agent of its own, and 204 vs 404 depends on it.
@@ -53,17 +68,7 @@ export class RunnerApi {
           agent,
           headers: { ...(payload ? { 'Content-Length': String(payload.length) } : {}), ...headers },
         },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('error', reject);
-          response.on('end', () => {
-            const body = Buffer.concat(chunks);
-            const text = body.toString('utf8');
-            const isJson = response.headers['content-type'] === 'application/json' && text !== '';
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, text, body, json: isJson ? JSON.parse(text) : undefined });
-          });
-        },
+        (response) => collectReply(response).then(resolve, reject),
       );
       request.on('error', reject);
       request.end(payload);
