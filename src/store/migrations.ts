@@ -195,8 +195,6 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       });
     },
   },
-  // Issue 9 (tokens): runner and trigger tokens kept only as SHA-256 digests.
-  '007_1_runner_trigger_token_digests': tokenDigestMigration,
   // ---- issue 8: runner API v4, artifacts (005_*) ----
   '005_2_job_artifacts': {
     async up(db) {
@@ -247,6 +245,8 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       await db.schema.dropTableIfExists('job_artifacts');
     },
   },
+  // Issue 9 (tokens): runner and trigger tokens kept only as SHA-256 digests.
+  '007_1_runner_trigger_token_digests': tokenDigestMigration,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
