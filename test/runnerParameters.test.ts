@@ -83,6 +83,13 @@ describe('runner endpoints take their parameters in any of four forms', () => {
         platform: 'linux',
         architecture: 'amd64',
         projects: [],
+        // What registration through /api/v4/runners can also set; v1 leaves GitLab's defaults.
+        access_level: 'not_protected',
+        api_version: 'v1',
+        maintenance_note: null,
+        maximum_timeout: null,
+        paused: false,
+        runner_type: 'instance_type',
       });
       for (const details of seen) assert.deepEqual(details, seen[0]);
     });
