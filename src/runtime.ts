@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createApp } from './app.js';
 import { applyServerLimits, serverOptions } from './http/serverLimits.js';
+import { ShutdownHooks } from './domain/shutdownHooks.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { resolveInstanceTokens, type InstanceTokens } from './domain/instanceTokens.js';
 import { openDatabase, type Db } from './store/db.js';
@@ -38,7 +39,14 @@ export interface RunningCoordinator {
   releaseLongPolls(): void;
   /** Build requests held open right now. */
   longPollsWaiting(): number;
+  /** Stops at once: connections in flight are cut (tests, and the end of shutdown()). */
   close(): Promise<void>;
+  /**
+   * SIGTERM: stop accepting connections, answer held long polls with "no build", end live
+   * trace streams, let requests in flight finish (each answer then closes its connection),
+   * and after SHUTDOWN_TIMEOUT_SECONDS cut whatever is left; then close().
+   */
+  shutdown(): Promise<void>;
 }
 
 /**
@@ -74,8 +82,20 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   bindQueueSignals(db, queueSignals);
   const longPolls = new LongPolls(queueSignals);
   const claimLine = new ClaimLine(isPostgres(db) ? POSTGRES_CLAIM_CONCURRENCY : 1);
-  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals(), longPolls, claimLine });
-  const server = http.createServer(serverOptions(config), app.callback());
+  const shutdownHooks = new ShutdownHooks();
+  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals(), longPolls, claimLine, shutdown: shutdownHooks });
+  const handle = app.callback();
+  // Once shutting down, every answer (also of a request begun before) closes its connection.
+  const answering = new Set<http.ServerResponse>();
+  shutdownHooks.register(() => {
+    for (const res of answering) if (!res.headersSent) res.setHeader('Connection', 'close');
+  });
+  const server = http.createServer(serverOptions(config), (req, res) => {
+    if (shutdownHooks.shuttingDown) res.setHeader('Connection', 'close');
+    answering.add(res);
+    res.once('close', () => answering.delete(res));
+    void handle(req, res);
+  });
   applyServerLimits(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -86,7 +106,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   const runOnce = () => runHousekeeping({ db, clock, dataDir: config.dataDir, stuckBuildTimeoutMs: config.stuckBuildTimeoutMs });
   const schedule = new HousekeepingSchedule(runOnce, config.housekeepingIntervalMs, log);
   schedule.start();
-  return {
+  const running: RunningCoordinator = {
     url,
     metricsUrl: metricsServer && urlOf(metricsServer),
     logger,
@@ -97,17 +117,30 @@ export async function startCoordinator(config: Config, options: StartOptions = {
     housekeeping: { runOnce },
     releaseLongPolls: () => longPolls.releaseAll(),
     longPollsWaiting: () => longPolls.size,
+    async shutdown() {
+      shutdownHooks.begin();
+      longPolls.releaseAll();
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, config.shutdownTimeoutMs)));
+      await Promise.race([drained, timedOut]);
+      clearTimeout(timer);
+      await running.close();
+    },
     async close() {
+      shutdownHooks.begin();
       longPolls.close();
       await schedule.stop();
       if (metricsServer) await closeServer(metricsServer);
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
       await background.settled();
       await queueSignals.close();
       await db.destroy();
     },
   };
+  return running;
 }
 
 function urlOf(server: http.Server): string {

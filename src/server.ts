@@ -18,17 +18,18 @@ async function main(): Promise<void> {
     { url: coordinator.url, dataDir: config.dataDir, ...(coordinator.metricsUrl ? { metricsUrl: coordinator.metricsUrl } : {}) },
     `Coordinator listening on ${coordinator.url} (data in ${config.dataDir})`,
   );
-  const stop = () => {
-    coordinator.close().then(
-      () => {
-        logger.flush();
-        process.exit(0);
-      },
-      () => process.exit(1),
-    );
+  const exit = (code: number) => {
+    logger.flush();
+    process.exit(code);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // SIGINT (Ctrl-C) stops at once; SIGTERM (what a service manager sends) is a graceful
+  // shutdown, bounded by SHUTDOWN_TIMEOUT_SECONDS (a second more for closing the database).
+  process.once('SIGINT', () => coordinator.close().then(() => exit(0), () => exit(1)));
+  process.once('SIGTERM', () => {
+    logger.info(`SIGTERM: shutting down within ${config.shutdownTimeoutMs / 1000} s`);
+    setTimeout(() => exit(1), config.shutdownTimeoutMs + 1000).unref();
+    coordinator.shutdown().then(() => exit(0), () => exit(1));
+  });
 }
 
 main().catch((err: unknown) => {

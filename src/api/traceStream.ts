@@ -15,7 +15,7 @@ const KEEP_ALIVE_MS = 15_000;
 /** What EventSource waits before it reconnects (with Last-Event-ID) after a lost connection. */
 const RETRY_MS = 2000;
 
-export function traceStreamHandlers({ db, background, logger, buildSignals }: AppDeps): OperationHandlers {
+export function traceStreamHandlers({ db, background, logger, buildSignals, shutdown }: AppDeps): OperationHandlers {
   return {
     /** GET .../jobs/:job_id/trace/stream: the trace as Server-Sent Events until the job finishes. */
     async streamJobTrace(c, ctx) {
@@ -36,6 +36,8 @@ export function traceStreamHandlers({ db, background, logger, buildSignals }: Ap
 
       const abort = new AbortController();
       ctx.res.once('close', () => abort.abort());
+      // A shutdown ends the stream; EventSource reconnects (with Last-Event-ID) to another process.
+      const unregister = shutdown.register(() => abort.abort());
       const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
       stream.write(`retry: ${RETRY_MS}\n\n`);
       const pump = async () => {
@@ -53,6 +55,7 @@ export function traceStreamHandlers({ db, background, logger, buildSignals }: Ap
           if (!abort.signal.aborted) logger.warn({ err, buildId: build.id }, 'trace stream ended by an error');
         } finally {
           clearInterval(keepAlive);
+          unregister();
           stream.end();
         }
       };

@@ -4,6 +4,7 @@ import type { operations } from '../generated/api.js';
 import type { Config } from '../config.js';
 import type { BackgroundWork } from '../domain/backgroundWork.js';
 import type { BuildSignals } from '../domain/buildSignals.js';
+import type { ShutdownHooks } from '../domain/shutdownHooks.js';
 import type { Clock } from '../domain/clock.js';
 import type { ClaimLine } from '../domain/claimLine.js';
 import type { LongPolls } from '../domain/longPolls.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   longPolls: LongPolls;
   /** Build requests take their turn at the queue here, in arrival order. */
   claimLine: ClaimLine;
+  /** Issue 9: register here what must end when a graceful shutdown begins (long answers). */
+  shutdown: ShutdownHooks;
 }
 
 export type OperationId = keyof operations;
