@@ -24,6 +24,8 @@ import { requestObservation } from './http/requestObservation.js';
 import { runnerV4Handlers } from './api/runnersV4.js';
 import { userRunnerHandlers } from './api/userRunners.js';
 import { artifactV4Handlers } from './api/artifactsV4.js';
+import { v4JobHandlers } from './api/v4Jobs.js';
+import { v4TraceHandlers } from './api/v4Trace.js';
 
 /** Builds the Koa app: error mapping, then openapi.yaml routing, which reads each operation's body its own way. */
 export async function createApp(deps: AppDeps): Promise<Koa> {
@@ -50,6 +52,9 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
     ...runnerV4Handlers(deps),
     ...userRunnerHandlers(deps),
     ...artifactV4Handlers(deps),
+    // Issue 8: runner API v4, jobs.
+    ...v4JobHandlers(deps),
+    ...v4TraceHandlers(deps),
   };
   const app = new Koa();
   app.on('error', (err: NodeJS.ErrnoException) => {
@@ -99,6 +104,8 @@ const REQUEST_READINGS: RequestReadings = {
   triggerBuildsLegacyJson: TEXT_FORMS,
   // Issue 8: the v4 upload's parameters are in its query; its multipart body streams in its handler.
   uploadJobArtifactsV4: RAW_BODY,
+  // Issue 8: runner API v4, jobs.
+  appendJobTrace: RAW_BODY,
 };
 
 /** How far past its operation's body limit a declared length may go and still be drained after a 413. */

@@ -16,6 +16,7 @@ import {
 } from '../store/builds.js';
 import { removeArtifactsFile } from '../store/artifacts.js';
 import { findPipeline, lockPipeline, type PipelineRecord } from '../store/pipelines.js';
+import { beginGracefulCancel } from '../store/jobStates.js';
 import { overwriteTrace } from '../store/traces.js';
 import type { Clock } from './clock.js';
 import { processPipeline } from './pipelineProcessing.js';
@@ -23,8 +24,8 @@ import { announcePendingBuilds } from './queueAnnouncements.js';
 import { latestPerName } from './pipelineStatus.js';
 import { newToken } from './tokens.js';
 
-/** `cancelable?`: not started or not finished yet. */
-const CANCELABLE: BuildStatus[] = ['created', 'pending', 'running'];
+/** `cancelable?`: not started or not finished yet; a job canceling gracefully may be canceled at once. */
+const CANCELABLE: BuildStatus[] = ['created', 'pending', 'running', 'canceling'];
 /** `retryable?` and (without its trace-or-artifacts condition) `erasable?`: finished. */
 const FINISHED: BuildStatus[] = ['success', 'failed', 'canceled'];
 /** What a pipeline retry repeats. */
@@ -40,14 +41,22 @@ export class IllegalTransition extends Error {
 /** The build or pipeline was removed meanwhile (its project was deleted). */
 export class SubjectGone extends Error {}
 
-/** Cancels a build that has not finished; a runner running it learns it from its next PATCH or PUT. */
+/**
+ * Cancels a build that has not finished; a runner running it learns it from its next PATCH or
+ * PUT. A v4 runner that cancels gracefully gets `canceling` first (it runs after_script, then
+ * reports, and the build ends canceled); canceling it again cancels it at once. v1 runners,
+ * and v4 ones without graceful cancel, get the hard cancel.
+ */
 export async function cancelBuild(db: Db, clock: Clock, build: BuildRecord): Promise<BuildRecord> {
-  const now = clock.now().toISOString();
-  if (!(await transitionBuild(db, build.id, CANCELABLE, 'canceled', { finished_at: now, updated_at: now }))) {
-    throw await illegal(db, build, 'cancel');
-  }
+  if (!(await cancelOne(db, build.id, clock.now().toISOString()))) throw await illegal(db, build, 'cancel');
   await processPipeline(db, build.pipelineId, clock);
   return reread(db, build);
+}
+
+/** running → canceling for a graceful runner's build, else → canceled; false when it had finished. */
+async function cancelOne(db: Db, buildId: number, now: string): Promise<boolean> {
+  if (await beginGracefulCancel(db, buildId, now)) return true;
+  return transitionBuild(db, buildId, CANCELABLE, 'canceled', { finished_at: now, updated_at: now });
 }
 
 /**
@@ -110,9 +119,7 @@ export async function eraseBuild(db: Db, clock: Clock, dataDir: string, build: B
 export async function cancelPipeline(db: Db, clock: Clock, pipeline: PipelineRecord): Promise<PipelineRecord> {
   const now = clock.now().toISOString();
   for (const build of await listPipelineBuilds(db, pipeline.id)) {
-    if (CANCELABLE.includes(build.status)) {
-      await transitionBuild(db, build.id, CANCELABLE, 'canceled', { finished_at: now, updated_at: now });
-    }
+    if (CANCELABLE.includes(build.status)) await cancelOne(db, build.id, now);
   }
   await processPipeline(db, pipeline.id, clock);
   return rereadPipeline(db, pipeline);

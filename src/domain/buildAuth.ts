@@ -16,13 +16,20 @@ export type BuildAccess =
  * downloads a dependency's artifacts sends that dependency's own token, which is simply
  * that build's token here.
  */
-export async function authenticateBuild(db: Db, buildId: number, token: string | undefined): Promise<BuildAccess> {
+export async function authenticateBuild(
+  db: Db,
+  buildId: number,
+  token: string | undefined,
+  /** Runner API v4 opens a job with its own job token only. */
+  acceptRunnersToken = true,
+): Promise<BuildAccess> {
   const build = await findBuild(db, buildId);
   if (!build) return { granted: false, denial: 'unknown-build' };
   // A project pending deletion is invisible, as under GitLab's default scope: its
   // runners token no longer opens anything, and its builds answer "deleted".
   const project = await findLiveProject(db, build.projectId);
-  const tokenValid = tokensEqual(token, build.token) || (project !== undefined && tokensEqual(token, project.runnersToken));
+  const tokenValid =
+    tokensEqual(token, build.token) || (acceptRunnersToken && project !== undefined && tokensEqual(token, project.runnersToken));
   if (!tokenValid) return { granted: false, denial: 'bad-token' };
   if (!project) return { granted: false, denial: 'project-deleted' };
   if (build.erasedAt !== null) return { granted: false, denial: 'build-erased' };

@@ -6,6 +6,7 @@
 import type { Db } from '../store/db.js';
 import type { BuildRecord } from '../store/builds.js';
 import { unclaimBuild } from '../store/buildQueue.js';
+import { markBuildHandedOut } from '../store/jobStates.js';
 import { listRunnerProjectIds, type RunnerRecord } from '../store/runners.js';
 import type { CoordinatorMetrics, RunnerApi } from '../observability/metrics.js';
 import { assignNextBuild } from './buildQueue.js';
@@ -31,6 +32,8 @@ export interface BuildRequestOptions {
   gone: AbortSignal;
   /** Reads the runner again after it changed: undefined once deleted. */
   reload(): Promise<PollingRunner | undefined>;
+  /** v4: the runner sent `features.cancel_gracefully`, so a user cancel of its build goes through `canceling`. */
+  cancelGracefully?: boolean;
 }
 
 export type BuildRequestOutcome =
@@ -50,7 +53,10 @@ export async function requestBuild(deps: BuildRequestDeps, first: PollingRunner,
     const claimStarted = performance.now();
     const build = await deps.claimLine.run(async () => (options.gone.aborted ? undefined : assignNextBuild(deps.db, deps.clock, polling.runner)));
     if (build) {
-      if (!options.gone.aborted) return { kind: 'build', build, claimSeconds: (performance.now() - claimStarted) / 1000 };
+      if (!options.gone.aborted) {
+        const handedOut = await markHandedOut(deps.db, build, options);
+        return { kind: 'build', build: handedOut, claimSeconds: (performance.now() - claimStarted) / 1000 };
+      }
       // The client left while its build was being claimed: give the build back to the queue.
       await handBack(deps, build);
       return { kind: 'gone' };
@@ -68,6 +74,13 @@ export async function requestBuild(deps: BuildRequestDeps, first: PollingRunner,
       polling = reloaded;
     }
   }
+}
+
+/** Records through which API (and with which cancel) the build was handed out. */
+async function markHandedOut(db: Db, build: BuildRecord, options: BuildRequestOptions): Promise<BuildRecord> {
+  const cancelGracefully = options.api === 'v4' && options.cancelGracefully === true;
+  await markBuildHandedOut(db, build.id, build.runnerId ?? 0, options.api, cancelGracefully);
+  return { ...build, runnerApi: options.api, cancelGracefully };
 }
 
 /** Returns a build its runner will never hear of to the queue, as if it had never been claimed. */

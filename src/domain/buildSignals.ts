@@ -15,6 +15,11 @@ export class BuildSignals {
     for (const wake of wakers) wake();
   }
 
+  /** Someone in this process follows the build's trace (a v4 runner is then asked to send more often). */
+  isWatched(buildId: number): boolean {
+    return this.waiting.has(buildId);
+  }
+
   /** Resolves when the build changes, after `ms`, or when `signal` aborts, whichever comes first. */
   async nextChange(buildId: number, ms: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;

@@ -31,7 +31,8 @@ export function compositeStatus(builds: StatusInput[]): PipelineStatus | undefin
   const skipped = count((b) => b.status === 'skipped');
   const created = count((b) => b.status === 'created');
   const pending = count((b) => b.status === 'pending');
-  const running = count((b) => b.status === 'running');
+  // A job canceling gracefully is still running on its runner (after_script).
+  const running = count((b) => b.status === 'running' || b.status === 'canceling');
   const canceled = count((b) => b.status === 'canceled');
   const succeeded = count((b) => b.status === 'success' || (b.status === 'failed' && b.allowFailure));
   if (total === skipped) return 'skipped';

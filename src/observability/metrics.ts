@@ -17,7 +17,7 @@ export interface DatabaseFigures {
   onlineRunners: number;
 }
 
-const BUILD_STATUSES: BuildStatus[] = ['created', 'pending', 'running', 'success', 'failed', 'canceled', 'skipped'];
+const BUILD_STATUSES: BuildStatus[] = ['created', 'pending', 'running', 'canceling', 'success', 'failed', 'canceled', 'skipped'];
 
 /**
  * This process's Prometheus metrics (prom-client), one registry per app so that two

@@ -2,6 +2,7 @@ import type { components } from '../generated/api.js';
 import { forgetAllArtifacts } from './artifacts.js';
 import type { Db } from './db.js';
 import { bool, int, intOrNull, json } from './rows.js';
+import type { RunnerApiVersion } from './runners.js';
 
 export type BuildStatus = components['schemas']['BuildStatus'];
 export type BuildOptions = components['schemas']['BuildOptions'];
@@ -33,6 +34,14 @@ export interface BuildRecord {
   finishedAt: string | null;
   updatedAt: string;
   erasedAt: string | null;
+  /** Which runner API handed the build out (null: never handed out, or before v4 existed). */
+  runnerApi: RunnerApiVersion | null;
+  /** A v4 runner that cancels gracefully holds it: a user cancel goes through `canceling`. */
+  cancelGracefully: boolean;
+  failureReason: string | null;
+  exitCode: number | null;
+  /** Since when a final v4 update has been waiting for the stored log to match its output. */
+  finalUpdatePendingSince: string | null;
 }
 
 export type NewBuildRecord = Pick<
@@ -134,6 +143,11 @@ export function buildFromRow(row: Record<string, unknown>): BuildRecord {
     finishedAt: (row.finished_at as string | null) ?? null,
     updatedAt: String(row.updated_at),
     erasedAt: (row.erased_at as string | null) ?? null,
+    runnerApi: (row.runner_api as RunnerApiVersion | null) ?? null,
+    cancelGracefully: bool(row.cancel_gracefully ?? false),
+    failureReason: (row.failure_reason as string | null) ?? null,
+    exitCode: intOrNull(row.exit_code),
+    finalUpdatePendingSince: (row.final_update_pending_since as string | null) ?? null,
   };
 }
 

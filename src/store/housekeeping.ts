@@ -15,7 +15,8 @@ export interface ExpiredArtifacts {
   fileKey: string;
 }
 
-export type StuckStatus = Extract<BuildStatus, 'pending' | 'running'>;
+// `canceling`: a v4 runner that went away while running after_script.
+export type StuckStatus = Extract<BuildStatus, 'pending' | 'running' | 'canceling'>;
 
 export interface StuckBuild {
   id: number;
@@ -35,13 +36,13 @@ export async function listExpiredArtifacts(db: Db, now: string, afterId: number,
 }
 
 /**
- * Pending or running builds of live projects last updated before `cutoff`, in id order
+ * Pending, running or canceling builds of live projects last updated before `cutoff`, in id order
  * after `afterId`. Builds of projects being deleted are left to the deletion, as GitLab's
  * worker (joining the default-scoped projects) left them.
  */
 export async function listStuckBuilds(db: Db, cutoff: string, afterId: number, limit: number): Promise<StuckBuild[]> {
   const rows: Record<string, unknown>[] = await db('builds')
-    .whereIn('status', ['pending', 'running'])
+    .whereIn('status', ['pending', 'running', 'canceling'])
     .andWhere('updated_at', '<', cutoff)
     .andWhere('id', '>', afterId)
     .whereIn('project_id', liveProjectIds(db))

@@ -247,6 +247,28 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
   },
   // Issue 9 (tokens): runner and trigger tokens kept only as SHA-256 digests.
   '007_1_runner_trigger_token_digests': tokenDigestMigration,
+  // ---- issue 8: runner API v4, jobs (006_*) ----
+  '006_1_v4_jobs': {
+    async up(db) {
+      // Plain added columns: SQLite adds them in place (no table rebuild), every row kept.
+      await db.schema.alterTable('builds', (t) => {
+        // The API the build was handed out through (null: not handed out, or before v4 existed).
+        t.string('runner_api', 8);
+        // Set when a v4 runner that cancels gracefully took it: a user cancel then goes through `canceling`.
+        t.boolean('cancel_gracefully').notNullable().defaultTo(false);
+        // What a v4 runner reported with `state: failed`.
+        t.string('failure_reason', 64);
+        t.integer('exit_code');
+        // The first final update whose output did not match the stored log: 202s until this is old enough.
+        t.string('final_update_pending_since', 32);
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('builds', (t) => {
+        for (const column of ['runner_api', 'cancel_gracefully', 'failure_reason', 'exit_code', 'final_update_pending_since']) t.dropColumn(column);
+      });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

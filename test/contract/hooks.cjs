@@ -1566,6 +1566,178 @@ function expectFirstPage(t, perPage) {
   );
 }
 
+// ---- issue 8: runner API v4, jobs (/api/v4/jobs/...) ----
+// Two projects of their own (shared runners off), each with a specific runner: `v4Main`, whose
+// compile ran on runner A through v4 (archive uploaded, finished), leaving rspec pending for the
+// request 201 (every key of openapi.yaml's job example: image, services, after_script, artifacts,
+// cache, a dependency with its archive); and `v4Work`, whose three jobs runner B holds running
+// for the PUT and PATCH transactions. The runners register through POST /api/v4/runners.
+const V4_RUNNER_UA = 'gitlab-runner 17.11.0 (17-11-stable; go1.23.6; linux/amd64)';
+const V4_INFO = { name: 'gitlab-runner', version: '17.11.0', revision: '0f67ff19', platform: 'linux', architecture: 'amd64', executor: 'docker', shell: 'bash', features: { cancel_gracefully: true, trace_checksum: true } };
+const V4_MAIN_CI = [
+  'stages: [build, test]',
+  ...COMPILE_AND_RSPEC.slice(0, 5), // compile, with its artifacts
+  'rspec:',
+  '  stage: test',
+  '  image: ruby:3.3',
+  '  services: [postgres:16]',
+  '  script: [bundle install --jobs 4, bundle exec rspec]',
+  '  after_script: [rm -rf tmp/cache]',
+  '  dependencies: [compile]',
+  '  cache: { key: gems, paths: [vendor/bundle] }',
+  ARTIFACTS_YAML('rspec-results'),
+  '',
+].join('\n');
+const V4_WORK_JOBS = ['finish', 'wait', 'trace'];
+const V4_WORK_CI = V4_WORK_JOBS.map((name) => `${name}:\n  script: make ${name}\n`).join('');
+
+const v4Json = (method, path, value, headers = {}) => sendJson(method, path, value, { 'User-Agent': V4_RUNNER_UA, ...headers });
+
+async function takeV4Job(runner, expectedName) {
+  const job = await expectJson(`v4 runner ${runner.id} takes ${expectedName}`, 201, v4Json('POST', '/api/v4/jobs/request', { token: runner.token, info: V4_INFO }));
+  if (job.job_info.name !== expectedName) throw new Error(`seeding: v4 runner ${runner.id} got ${job.job_info.name} (#${job.id}), expected ${expectedName}`);
+  return job;
+}
+
+SEEDING_GROUPS.v4Jobs = async () => {
+  const quiet = { shared_runners_enabled: false };
+  seeded.v4Main = await createProject({ name: 'v4-main', repo_url: 'https://git.example.com/diaspora/diaspora.git', ci_config: V4_MAIN_CI, ...quiet });
+  seeded.v4RunnerA = await registerRunnerV4(seeded.v4Main.runners_token, 'contract-v4-a');
+  await createPipeline(seeded.v4Main.id);
+  const compile = await takeV4Job(seeded.v4RunnerA, 'compile');
+  await uploadArtifacts(compile);
+  await expectJson('v4 compile succeeds', 200, v4Json('PUT', `/api/v4/jobs/${compile.id}`, { token: compile.token, state: 'success', info: V4_INFO }));
+  seeded.v4Finished = compile;
+
+  seeded.v4Work = await createProject({ name: 'v4-work', repo_url: 'https://git.example.com/v4/work.git', ci_config: V4_WORK_CI, ...quiet });
+  seeded.v4RunnerB = await registerRunnerV4(seeded.v4Work.runners_token, 'contract-v4-b');
+  await createPipeline(seeded.v4Work.id);
+  seeded.v4Jobs = {};
+  for (const name of V4_WORK_JOBS) seeded.v4Jobs[name] = await takeV4Job(seeded.v4RunnerB, name);
+
+  // A runner of a project with no pipeline: nothing to do, ever.
+  const idle = await createProject({ name: 'v4-idle', repo_url: 'https://git.example.com/v4/idle.git', ...quiet });
+  seeded.v4IdleRunner = await registerRunnerV4(idle.runners_token, 'contract-v4-idle');
+};
+
+/** The job's stored log, read through the user API. */
+async function storedLog(job) {
+  const reply = await send('GET', `/api/v4/projects/${job.job_info.project_id}/jobs/${job.id}/trace`, { headers: { 'PRIVATE-TOKEN': ADMIN_TOKEN } });
+  if (reply.status !== 200) throw new Error(`log of job ${job.id}: ${reply.status}`);
+  return reply.body;
+}
+
+const v4Checksum = (bytes) => `crc32:${require('node:zlib').crc32(bytes).toString(16).padStart(8, '0')}`;
+
+function v4Target(t, job, token = job.token) {
+  need('v4Jobs');
+  setPath(t, { id: job.id });
+  setHeader(t, 'JOB-TOKEN', token);
+  setHeader(t, 'PRIVATE-TOKEN', undefined);
+}
+
+for (const route of ['POST /api/v4/jobs/request', 'PUT /api/v4/jobs/{id}', 'PATCH /api/v4/jobs/{id}/trace']) UNAUTHENTICATED_ROUTES.add(route);
+
+Object.assign(PLANS, {
+  'POST /api/v4/jobs/request': {
+    // Runner A's only pending job: rspec, with every key of the example.
+    201: (t, { check }) => {
+      need('v4Jobs');
+      setJsonBody(t, { ...example(t), token: seeded.v4RunnerA.token });
+      check(() => {
+        const job = realJson(t);
+        const dependency = job && job.dependencies[0];
+        return dependency && dependency.id === seeded.v4Finished.id && dependency.token === seeded.v4Finished.token
+          ? expectHeader(t, 'x-gitlab-last-update', undefined)
+          : `dependencies: expected compile #${seeded.v4Finished.id} with its own token, got ${JSON.stringify(job && job.dependencies)}`;
+      });
+    },
+    204: (t, { check }) => {
+      need('v4Jobs');
+      setJsonBody(t, { ...example(t), token: seeded.v4IdleRunner.token });
+      check(() => (t.real.headers['x-gitlab-last-update'] ? undefined : 'expected X-GitLab-Last-Update'));
+    },
+    400: (t) => setJsonBody(t, omit(example(t), 'token')),
+    403: (t) => setJsonBody(t, { ...example(t), token: WRONG_TOKEN }),
+    413: (t) => setJsonBody(t, { ...example(t), token: WRONG_TOKEN, padding: oversized(BODY_LIMIT_BYTES) }),
+  },
+
+  'PUT /api/v4/jobs/{id}': {
+    // The example finishes the job; its output is set to the stored log's, so it is taken at once.
+    200: async (t, { check }) => {
+      const job = seeded.v4Jobs && seeded.v4Jobs.finish;
+      v4Target(t, job);
+      const log = await storedLog(job);
+      setJsonBody(t, { ...example(t), token: job.token, output: { checksum: v4Checksum(log), bytesize: log.length } });
+      check(() => expectHeader(t, 'job-status', 'success'));
+    },
+    // A size the log does not have: the runner is asked to come back.
+    202: (t, { check }) => {
+      const job = seeded.v4Jobs && seeded.v4Jobs.wait;
+      v4Target(t, job);
+      setJsonBody(t, { ...example(t), token: job.token, output: { checksum: 'crc32:00000000', bytesize: 999 } });
+      check(() => expectHeader(t, 'job-status', 'running'));
+    },
+    400: (t) => {
+      const job = seeded.v4Jobs && seeded.v4Jobs.wait;
+      v4Target(t, job);
+      setJsonBody(t, { ...example(t), token: job.token, state: 'bogus' });
+    },
+    // A finished job: 403 names its status, so the runner stops.
+    403: (t, { check }) => {
+      v4Target(t, seeded.v4Finished);
+      setJsonBody(t, { ...example(t), token: seeded.v4Finished.token });
+      check(() => expectHeader(t, 'job-status', 'success'));
+    },
+    413: (t) => {
+      const job = seeded.v4Jobs && seeded.v4Jobs.wait;
+      v4Target(t, job);
+      setJsonBody(t, { ...example(t), token: job.token, padding: oversized(BODY_LIMIT_BYTES) });
+    },
+  },
+
+  'PATCH /api/v4/jobs/{id}/trace': {
+    202: async (t, { check }) => {
+      const job = seeded.v4Jobs && seeded.v4Jobs.trace;
+      v4Target(t, job);
+      const chunk = Buffer.from(t.request.body);
+      const start = (await storedLog(job)).length;
+      const end = start + chunk.length;
+      setHeader(t, 'Content-Range', `${start}-${end - 1}`);
+      t.expected.body = `0-${end}`;
+      check(async () => {
+        const log = await storedLog(job);
+        return (
+          expectHeader(t, 'range', `0-${end}`) ||
+          expectHeader(t, 'job-status', 'running') ||
+          expectHeader(t, 'x-gitlab-trace-update-interval', '60') ||
+          (log.subarray(start).equals(chunk) ? undefined : `log: expected ${JSON.stringify(chunk.toString())} at ${start}, got ${JSON.stringify(log.toString())}`)
+        );
+      });
+    },
+    400: (t) => {
+      v4Target(t, seeded.v4Jobs && seeded.v4Jobs.trace);
+      setHeader(t, 'Content-Range', undefined);
+    },
+    403: (t, { check }) => {
+      v4Target(t, seeded.v4Finished);
+      check(() => expectHeader(t, 'job-status', 'success'));
+    },
+    413: (t) => {
+      v4Target(t, seeded.v4Jobs && seeded.v4Jobs.trace);
+      t.request.body = oversized(BODY_LIMIT_BYTES);
+      setHeader(t, 'Content-Range', `0-${t.request.body.length - 1}`);
+    },
+    416: async (t, { check }) => {
+      const job = seeded.v4Jobs && seeded.v4Jobs.trace;
+      v4Target(t, job);
+      setHeader(t, 'Content-Range', '100000-100020');
+      const length = (await storedLog(job)).length;
+      check(() => expectHeader(t, 'range', `0-${length}`));
+    },
+  },
+});
+
 // ---------------------------------------------------------------------------------------------
 // Dredd hooks
 // ---------------------------------------------------------------------------------------------

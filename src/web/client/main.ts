@@ -269,7 +269,7 @@ async function showJob(projectId: number, jobId: number): Promise<void> {
         'div',
         { class: 'actions' },
         current.artifacts_file ? h('a', { class: 'button', href: `${base}/artifacts`, download: current.artifacts_file.filename }, 'Download artifacts') : null,
-        ['created', 'pending', 'running'].includes(current.status) ? actionButton('Cancel', `${base}/cancel`, () => void refresh()) : null,
+        ['created', 'pending', 'running', 'canceling'].includes(current.status) ? actionButton('Cancel', `${base}/cancel`, () => void refresh()) : null,
         ['success', 'failed', 'canceled'].includes(current.status) ? actionButton('Retry', `${base}/retry`, (retried) => (location.hash = `#/projects/${projectId}/jobs/${(retried as Job).id}`)) : null,
         current.when === 'manual' && current.status === 'skipped' ? actionButton('Play', `${base}/play`, () => void route()) : null,
       ),

@@ -1,0 +1,55 @@
+/**
+ * Runner API v4's job authentication (GitLab's `authenticate_job!`): the job's own token
+ * (`token` parameter first, then the `JOB-TOKEN` header), and a job that still takes
+ * updates. Every refusal is 403, so that the runner stops the job; one for a job that is
+ * no longer running names its status in `Job-Status`.
+ */
+import type Koa from 'koa';
+import type { Context as OpenApiContext } from 'openapi-backend';
+import { authenticateBuild, type BuildAccessDenial } from '../domain/buildAuth.js';
+import type { BuildSignals } from '../domain/buildSignals.js';
+import { UPDATABLE } from '../domain/jobUpdate.js';
+import { forbidden, HttpError } from '../http/errors.js';
+import { pathInteger } from '../http/handlers.js';
+import { annotateRequest } from '../http/requestContext.js';
+import type { BuildRecord, BuildStatus } from '../store/builds.js';
+import type { Db } from '../store/db.js';
+import type { ProjectRecord } from '../store/projects.js';
+import { singleValue, tokenParameter } from './buildAccess.js';
+
+export async function requireUpdatableJob(db: Db, c: OpenApiContext): Promise<{ build: BuildRecord; project: ProjectRecord }> {
+  const buildId = pathInteger(c, 'id');
+  annotateRequest({ buildId });
+  const token = tokenParameter(c.request.requestBody) ?? singleValue(c.request.headers['job-token']);
+  const access = await authenticateBuild(db, buildId, token, false);
+  if (!access.granted) throw denialError(access.denial);
+  const { build } = access;
+  if (build.runnerId !== null) annotateRequest({ runnerId: build.runnerId });
+  if (!UPDATABLE.includes(build.status)) throw new HttpError(403, '403 Forbidden - Job is not running', { 'Job-Status': build.status });
+  return access;
+}
+
+function denialError(denial: BuildAccessDenial): HttpError {
+  switch (denial) {
+    case 'unknown-build':
+    case 'bad-token':
+      return forbidden();
+    case 'project-deleted':
+      return forbidden('Project has been deleted!');
+    case 'build-erased':
+      return forbidden('Job has been erased!');
+  }
+}
+
+/**
+ * `X-GitLab-Trace-Update-Interval`, GitLab's values: 3 s while someone follows the log (here:
+ * in this process) or the job is canceling (so that the runner's after_script shows soon),
+ * 60 s otherwise.
+ */
+export function traceUpdateInterval(signals: BuildSignals, buildId: number, status: BuildStatus): number {
+  return signals.isWatched(buildId) || status === 'canceling' ? 3 : 60;
+}
+
+export function setJobStatus(ctx: Koa.Context, status: BuildStatus): void {
+  ctx.set('Job-Status', status);
+}
