@@ -501,3 +501,28 @@ describe('cancel of a v4 job', () => {
     assert.equal(final.headers['job-status'], 'canceled');
   });
 });
+
+describe('jobs/request shares v1\'s long polling', () => {
+  let coordinator: TestCoordinator;
+  before(async () => {
+    coordinator = await startTestCoordinator({ CI_LONG_POLL_SECONDS: '5' });
+  });
+  after(() => coordinator.stop());
+
+  test('Q11: a held request is answered with the job the moment it is queued; system_id is recorded once', async () => {
+    const api = new UserApi(coordinator.url, coordinator.adminToken);
+    const v4 = new V4Api(coordinator.url);
+    const project = await api.createProject();
+    const runner = await registerTestRunner(coordinator.url, project.runners_token, { run_untagged: true });
+    const held = v4.requestJob(runner.token, { system_id: 's_0123456789ab' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const queuedAt = Date.now();
+    await api.createPipeline(project.id, { ci_config: ONE_JOB });
+    const reply = await held;
+    assert.equal(reply.status, 201, reply.text);
+    assert.ok(Date.now() - queuedAt < 2000, 'answered well before the hold ends');
+    assert.equal((reply.json as JobPayload).job_info.name, 'rspec');
+    const managers = await coordinator.db('runner_managers').where({ runner_id: runner.id }).select('system_id');
+    assert.deepEqual(managers.map((row: { system_id: string }) => row.system_id), ['s_0123456789ab']);
+  });
+});
