@@ -1599,13 +1599,23 @@ async function takeV4Job(runner, expectedName) {
   return job;
 }
 
+/** What the runner's artifacts-uploader sends for a job's archive. */
+async function uploadV4Archive(job) {
+  const form = multipart([{ name: 'file', filename: 'artifacts.zip', data: EMPTY_ZIP }]);
+  const reply = await send('POST', `/api/v4/jobs/${job.id}/artifacts?artifact_type=archive&artifact_format=zip&expire_in=7d`, {
+    headers: { 'Content-Type': form.contentType, 'JOB-TOKEN': job.token, 'User-Agent': V4_RUNNER_UA },
+    body: form.body,
+  });
+  if (reply.status !== 201) throw new Error(`seeding: artifacts of v4 job ${job.id}: ${reply.status} ${reply.body}`);
+}
+
 SEEDING_GROUPS.v4Jobs = async () => {
   const quiet = { shared_runners_enabled: false };
   seeded.v4Main = await createProject({ name: 'v4-main', repo_url: 'https://git.example.com/diaspora/diaspora.git', ci_config: V4_MAIN_CI, ...quiet });
   seeded.v4RunnerA = await registerRunnerV4(seeded.v4Main.runners_token, 'contract-v4-a');
   await createPipeline(seeded.v4Main.id);
   const compile = await takeV4Job(seeded.v4RunnerA, 'compile');
-  await uploadArtifacts(compile);
+  await uploadV4Archive(compile);
   await expectJson('v4 compile succeeds', 200, v4Json('PUT', `/api/v4/jobs/${compile.id}`, { token: compile.token, state: 'success', info: V4_INFO }));
   seeded.v4Finished = compile;
 
