@@ -2,6 +2,20 @@
 // TestArtifactsUpload / TestArtifactsDownload), against a real server and real files. Jobs are taken
 // by v4 runners through the queue both APIs share (assignNextBuild: what POST /api/v4/jobs/request
 // does), since this suite is about the artifacts endpoints.
+//
+// runner-protocol-v4.md §8 → here:
+// | behaviour (§8.1 jobs_artifacts_spec, §8.2 TestArtifactsUpload / TestArtifactsDownload) | test                               |
+// |----------------------------------------------------------------------------------------|------------------------------------|
+// | authorize needs Workhorse headers; 413 for a large filesize                            | n/a: no Workhorse, so no authorize |
+// |                                                                                        | (the runner never calls it, §5.1)  |
+// | upload → 201; form field `file`                                                        | a v4 job uploads its archive ...   |
+// | upload: 403 finished / missing job / wrong token; deleted project                      | refused uploads; project deleted   |
+// | upload: 413 over the limit; 400 type/format errors                                     | refused uploads                    |
+// | upload: 503 object storage error; 307 Location                                         | n/a: local files only              |
+// | download → 200 with Content-Disposition                                                | a v4 job uploads its archive ...   |
+// | download: 302 for direct_download on object storage                                    | n/a: 200 whatever direct_download  |
+// | download: 401 invalid/missing token or non-running dependent job                       | downloads: ...                     |
+// | download: 403 unrelated project or missing job; 404 no artifact                        | downloads: ...                     |
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -161,6 +175,17 @@ describe('runner API v4: artifacts', () => {
     assert.deepEqual((await rows(compile.id)).map((row) => row.file_type), ['lsif'], 'only what was accepted');
     assert.equal(storedFiles(compile.id).length, 1);
     assert.deepEqual(tmpEntries(), []);
+  });
+
+  test("a deleted project's running job: 403, nothing stored", async () => {
+    const { project, take } = await pipelineOn('v4');
+    const compile = await take();
+    assert.equal((await api.request('DELETE', `/api/v4/projects/${project.id}`)).status, 202);
+    const reply = await uploadArtifactsV4(coordinator.url, compile.id, await zipToBuffer({ 'a.txt': 'a' }), { jobToken: compile.token });
+    // "Project has been deleted!", or a bare 403 once the background removal took the job too.
+    assert.equal(reply.status, 403);
+    assert.match((reply.json as { message: string }).message, /^403 Forbidden/);
+    assert.deepEqual(storedFiles(compile.id), []);
   });
 
   test('a job token opens the artifacts upload of its own API only', async () => {

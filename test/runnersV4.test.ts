@@ -1,6 +1,20 @@
 // The runner API v4's runner endpoints (runner-protocol-v4.md §1, GitLab's runners_post_spec and
 // runners_verify_post_spec, the runner's TestRegisterRunner / TestVerifyRunner / TestUnregisterRunner*)
 // and the user API around them (POST /user/runners, GET /runners), against a real server.
+//
+// runner-protocol-v4.md §8 → here:
+// | behaviour (§8.1 runners_post_spec / runners_verify_post_spec, §8.2 gitlab_test.go) | test                                  |
+// |-------------------------------------------------------------------------------------|---------------------------------------|
+// | POST /runners: 400 without token, 403 invalid token                                 | refusals are 4xx JSON {message}       |
+// | 201 {id, token, token_expires_at}; null when tokens do not expire (they never do)   | the registration token registers ...  |
+// | deprecated maintainer_note / active mapped; not both spellings                      | deprecated active ..., refusals       |
+// | comma-separated tag_list; too many tags → 400                                       | registers ..., defaults ..., refusals |
+// | verify: 400 / 403; 200 JSON {id, token, token_expires_at} for glrt- and other tokens | POST /api/v4/runners/verify, glrt-    |
+// | verify: an expired token → 403                                                      | n/a: tokens never expire here         |
+// | verify: system_id creates one runner manager                                        | each system_id becomes one manager    |
+// | TestUnregisterRunner / TestUnregisterRunnerManager: 204                             | DELETE ... and /managers              |
+// | TestResetToken (201)                                                                | n/a: token_expires_at is null, so the |
+// |                                                                                     | runner never calls it (§1.3)          |
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
@@ -110,6 +124,7 @@ describe('runner API v4: runners', () => {
         [{ token: registrationToken(), maintainer_note: 'a', maintenance_note: 'b' }, 400, /mutually exclusive/],
         [{ token: registrationToken(), active: true, paused: false }, 400, /mutually exclusive/],
         [{ token: registrationToken(), tag_list: 5 }, 400, /tag_list/],
+        [{ token: registrationToken(), tag_list: Array.from({ length: 51 }, (_, i) => `tag${i}`).join(',') }, 400, /Too many tags/],
       ];
       for (const [fields, status, message] of cases) {
         const reply = await v4.register(fields);

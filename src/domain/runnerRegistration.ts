@@ -45,6 +45,9 @@ export type RegistrationOutcome =
   /** A runner with no tags that may not run untagged builds could never run anything. */
   | { kind: 'invalid-runner'; reason: string };
 
+/** GitLab's cap on a runner's tags (Ci::Runner's TAG_LIST_MAX_LENGTH). */
+export const MAX_TAGS = 50;
+
 /** GitLab's floor for a runner's `maximum_timeout`. */
 export const MINIMUM_MAXIMUM_TIMEOUT_SECONDS = 600;
 
@@ -100,6 +103,10 @@ export async function createAuthenticatedRunner(
 
 async function createRunner(db: Db, clock: Clock, request: RunnerCreationRequest): Promise<RegistrationOutcome> {
   const tagList = normalizeTagList(request.tagList);
+  // GitLab 9+ caps a runner's tags; GitLab 8.x (v1) had no cap, and v1 runners keep registering as they did.
+  if (request.api === 'v4' && tagList.length > MAX_TAGS) {
+    return { kind: 'invalid-runner', reason: `tag_list: Too many tags specified. Please limit the number of tags to ${MAX_TAGS}` };
+  }
   const runUntagged = request.runUntagged ?? true;
   if (!canRunAnything({ tagList, runUntagged })) {
     return { kind: 'invalid-runner', reason: 'tags_list can not be empty when runner is not allowed to pick untagged jobs' };
