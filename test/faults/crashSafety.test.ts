@@ -184,6 +184,7 @@ describe(`crash safety: ${KILLS} SIGKILLs under load (FAULT_SEED ${SEED})`, () =
       runners.push(new RecordingRunner(server!.url, registered.token, `runner ${i}`, ledger));
     }
 
+    const unexpected: string[] = [];
     let feeding = true;
     let workersStop = false;
     const feed = async () => {
@@ -202,7 +203,9 @@ describe(`crash safety: ${KILLS} SIGKILLs under load (FAULT_SEED ${SEED})`, () =
         let build: BuildPayload | null;
         try {
           build = await runner.requestBuild();
-        } catch {
+        } catch (err) {
+          // The server is down (or went down mid-answer); anything else is a protocol failure.
+          if (!(err instanceof RunnerProtocolError && err.kind === 'network')) unexpected.push(`${runner.name}: ${(err as Error).message}`);
           await sleep(100);
           continue;
         }
@@ -245,6 +248,7 @@ describe(`crash safety: ${KILLS} SIGKILLs under load (FAULT_SEED ${SEED})`, () =
     workersStop = true;
     await Promise.all(workers);
     for (const runner of runners) runner.close();
+    assert.deepEqual(unexpected, [], 'builds/register answered only as the protocol allows');
     await checkStored(api);
 
     const rows = await readBuilds();
