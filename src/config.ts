@@ -10,6 +10,11 @@ export interface Config {
   /** Unset means: generate one on first start and keep it in the database. */
   registrationToken: string | undefined;
   adminToken: string | undefined;
+  /**
+   * CI_SECRET_KEY_FILE: the server secret that seals build and runners tokens, kept out of
+   * the database (generated on first start, mode 0600). Default: <DATA_DIR>/secret.key.
+   */
+  secretKeyFile: string;
   maxArtifactsBytes: number;
   /** Limit for JSON, form and trace bodies. */
   maxBodyBytes: number;
@@ -58,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || `sqlite:${path.join(dataDir, 'coordinator.sqlite3')}`,
     registrationToken: env.CI_REGISTRATION_TOKEN || undefined,
     adminToken: env.CI_ADMIN_TOKEN || undefined,
+    secretKeyFile: path.resolve(env.CI_SECRET_KEY_FILE || path.join(dataDir, 'secret.key')),
     maxArtifactsBytes: integerFrom(env, 'MAX_ARTIFACTS_SIZE_MB', 100, 0) * MIB,
     maxBodyBytes: integerFrom(env, 'MAX_BODY_SIZE_MB', 16, 1) * MIB,
     housekeepingIntervalMs: integerFrom(env, 'HOUSEKEEPING_INTERVAL_SECONDS', 300, 0, ONE_DAY_SECONDS) * SECOND_MS,

@@ -5,8 +5,10 @@ import { createApp } from './app.js';
 import { applyServerLimits, serverOptions } from './http/serverLimits.js';
 import { ShutdownHooks } from './domain/shutdownHooks.js';
 import { systemClock, type Clock } from './domain/clock.js';
-import { resolveInstanceTokens, type InstanceTokens } from './domain/instanceTokens.js';
+import { resolveInstanceTokens, type GeneratedTokens, type InstanceTokens } from './domain/instanceTokens.js';
 import { openDatabase, type Db } from './store/db.js';
+import { TokenVault } from './store/tokenVault.js';
+import { loadOrCreateSecretKey } from './domain/secretKey.js';
 import { removeStaleUploads } from './store/artifacts.js';
 import { resumeProjectDeletions } from './domain/projectDeletion.js';
 import { BackgroundWork } from './domain/backgroundWork.js';
@@ -29,7 +31,7 @@ export interface RunningCoordinator {
   db: Db;
   tokens: InstanceTokens;
   /** Tokens generated on this start (first start only), to be printed once. */
-  generatedTokens: Partial<InstanceTokens>;
+  generatedTokens: GeneratedTokens;
   /** Runs on its own every HOUSEKEEPING_INTERVAL_SECONDS; runOnce is one pass now (tests, tools). */
   housekeeping: { runOnce(): Promise<HousekeepingReport> };
   /**
@@ -71,7 +73,7 @@ export interface StartOptions {
 export async function startCoordinator(config: Config, options: StartOptions = {}): Promise<RunningCoordinator> {
   const logger = options.logger ?? createLogger(config);
   const log = options.log ?? lineLogger(logger);
-  const db = await openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl, new TokenVault(loadOrCreateSecretKey(config.secretKeyFile)));
   const { tokens, generated } = await resolveInstanceTokens(db, config);
   const clock = options.clock ?? systemClock;
   await removeStaleUploads(config.dataDir, STALE_UPLOAD_MS, clock.now());

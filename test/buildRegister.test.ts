@@ -29,6 +29,8 @@ import {
   type World,
 } from './support/runnerApi.js';
 import type { components } from '../src/generated/api.js';
+import { tokenDigest } from '../src/store/tokenDigests.js';
+import { tokenVaultOf } from '../src/store/tokenVault.js';
 
 type Schemas = components['schemas'];
 
@@ -464,7 +466,12 @@ describe('POST /builds/register with a specific runner (GitLab fixtures)', () =>
       const original = await buildRow(compile.id);
       const [retriedId] = await world.coordinator
         .db('builds')
-        .insert({ ...original, id: undefined, token: 'retried-compile-token' })
+        .insert({
+          ...original,
+          id: undefined,
+          token_digest: tokenDigest('retried-compile-token'),
+          token_sealed: tokenVaultOf(world.coordinator.db).seal('retried-compile-token'),
+        })
         .returning('id')
         .then((rows) => rows.map((row: { id: number } | number) => (typeof row === 'number' ? row : row.id)));
       const past = new Date(Date.now() - 60_000).toISOString();

@@ -8,6 +8,8 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../src/store/migrations.js';
 import { tokenDigest } from '../src/store/tokenDigests.js';
+import { bindTokenVault, TokenVault } from '../src/store/tokenVault.js';
+import { randomBytes } from 'node:crypto';
 
 const NOW = '2026-12-01T10:00:00.000Z';
 
@@ -33,6 +35,7 @@ describe('migrations 005_* keep existing data', () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordinator-migrations-'));
     db = openSqlite(path.join(dir, 'db.sqlite3'));
+    bindTokenVault(db, new TokenVault(randomBytes(32)));
     await db.migrate.latest({ migrationSource: before005 });
     await seedPre005(db);
     await db.migrate.latest({ migrationSource });

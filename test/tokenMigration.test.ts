@@ -20,7 +20,11 @@ const NOW = '2026-01-01T00:00:00.000Z';
 const RUNNER_TOKEN = 'a1'.repeat(15);
 const OTHER_RUNNER_TOKEN = 'b2'.repeat(15);
 const TRIGGER_TOKEN = 'c3'.repeat(15);
-const PLAIN_TOKENS = [RUNNER_TOKEN, OTHER_RUNNER_TOKEN, TRIGGER_TOKEN];
+const RUNNERS_TOKEN = 'd4'.repeat(15);
+const BUILD_TOKENS = ['e0'.repeat(15), 'e1'.repeat(15)];
+const REGISTRATION_TOKEN = 'f5'.repeat(15);
+const ADMIN_TOKEN = 'a6'.repeat(15);
+const PLAIN_TOKENS = [RUNNER_TOKEN, OTHER_RUNNER_TOKEN, TRIGGER_TOKEN, RUNNERS_TOKEN, ...BUILD_TOKENS, REGISTRATION_TOKEN, ADMIN_TOKEN];
 
 /** The migrations before issue 9's: what an existing installation's database has run. */
 const before007: Knex.MigrationSource<string> = {
@@ -33,8 +37,10 @@ async function seedOldDatabase(filename: string): Promise<void> {
   const db = knexFactory(knexConfigFor(`sqlite:${filename}`));
   try {
     await db.migrate.latest({ migrationSource: before007 });
+    // Generated on a first start: kept in plain text before issue 9.
+    await db('settings').insert([{ key: 'registration_token', value: REGISTRATION_TOKEN }, { key: 'admin_token', value: ADMIN_TOKEN }]);
     const [project] = await db('projects')
-      .insert({ name: 'old', repo_url: 'https://git.example.com/old.git', runners_token: 'd4'.repeat(15), ci_config: 'build:\n  script: ["true"]\n', created_at: NOW })
+      .insert({ name: 'old', repo_url: 'https://git.example.com/old.git', runners_token: RUNNERS_TOKEN, ci_config: 'build:\n  script: ["true"]\n', created_at: NOW })
       .returning('id');
     const projectId = Number(project.id);
     const runnerIds: number[] = [];
@@ -54,7 +60,7 @@ async function seedOldDatabase(filename: string): Promise<void> {
       const [build] = await db('builds')
         .insert({
           pipeline_id: Number(pipeline.id), project_id: projectId, name: `build${index}`, stage: 'test', stage_idx: 0,
-          status: 'running', ref: 'master', commands: 'true', token: `e${index}`.repeat(15), runner_id: runnerId,
+          status: 'running', ref: 'master', commands: 'true', token: BUILD_TOKENS[index], runner_id: runnerId,
           created_at: NOW, updated_at: NOW, started_at: NOW,
         })
         .returning('id');
@@ -66,7 +72,7 @@ async function seedOldDatabase(filename: string): Promise<void> {
   }
 }
 
-describe('migration 007: runner and trigger tokens become digests', () => {
+describe('migration 007: runner and trigger tokens become digests, build and runners tokens are sealed', () => {
   let dataDir: string;
   let coordinator: TestCoordinator;
 
@@ -78,7 +84,8 @@ describe('migration 007: runner and trigger tokens become digests', () => {
       filesContaining([filename, `${filename}-wal`], PLAIN_TOKENS).length > 0,
       'the old schema kept plain tokens on disk (else this test proves nothing)',
     );
-    coordinator = await startTestCoordinator({ DATA_DIR: dataDir, DATABASE_URL: `sqlite:${filename}` });
+    // The instance tokens are the ones the old database generated and kept.
+    coordinator = await startTestCoordinator({ DATA_DIR: dataDir, DATABASE_URL: `sqlite:${filename}`, CI_REGISTRATION_TOKEN: '', CI_ADMIN_TOKEN: '' });
   });
 
   after(async () => {
@@ -104,7 +111,7 @@ describe('migration 007: runner and trigger tokens become digests', () => {
     after(() => runner.close());
     assert.equal((await runner.sendJson('PUT', 'builds/-1', { token: RUNNER_TOKEN })).status, 404, 'known token: 404 for the build, not 403');
     assert.equal((await runner.sendJson('PUT', 'builds/-1', { token: 'f'.repeat(30) })).status, 403);
-    const api = new UserApi(coordinator.url, coordinator.adminToken);
+    const api = new UserApi(coordinator.url, ADMIN_TOKEN);
     const [project] = (await api.request<{ id: number }[]>('GET', '/api/v4/projects')).body;
     const triggered = await api.request('POST', `/api/v4/projects/${project!.id}/trigger/pipeline`, { token: TRIGGER_TOKEN, ref: 'master' });
     assert.equal(triggered.status, 201, triggered.text);
@@ -113,7 +120,23 @@ describe('migration 007: runner and trigger tokens become digests', () => {
     assert.equal((await runner.sendJson('DELETE', 'runners/delete', { token: OTHER_RUNNER_TOKEN })).status, 200);
   });
 
-  test('no plain runner or trigger token is left in the database file or its WAL', async () => {
+  test('the old build tokens, runners token and registration token still work', async () => {
+    const runner = new RunnerSimulator(coordinator.url, RUNNER_TOKEN);
+    after(() => runner.close());
+    const builds: { id: number }[] = await coordinator.db('builds').orderBy('id').select('id');
+    const patch = await runner.patchTrace(builds[0]!.id, BUILD_TOKENS[0]!, 0, 'more\n');
+    assert.equal(patch.status, 202, 'a running build keeps its token through the upgrade');
+    assert.equal((await runner.patchTrace(builds[0]!.id, BUILD_TOKENS[1]!, 0, 'x')).status, 403, "another build's token");
+    const api = new UserApi(coordinator.url, ADMIN_TOKEN);
+    const [project] = (await api.request<{ runners_token: string }[]>('GET', '/api/v4/projects')).body;
+    assert.equal(project!.runners_token, RUNNERS_TOKEN, 'administrators still read the runners token');
+    const specific = await runner.sendJson('POST', 'runners/register.json', { token: RUNNERS_TOKEN }, { accept: true });
+    assert.equal(specific.status, 201);
+    const shared = await runner.sendJson('POST', 'runners/register.json', { token: REGISTRATION_TOKEN }, { accept: true });
+    assert.equal(shared.status, 201);
+  });
+
+  test('no plain token of any kind is left in the database file or its WAL', async () => {
     const filename = path.join(dataDir, 'coordinator.sqlite3');
     assert.deepEqual(filesContaining([filename, `${filename}-wal`, `${filename}-shm`], PLAIN_TOKENS), []);
   });

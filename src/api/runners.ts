@@ -10,7 +10,7 @@ export function runnerHandlers({ db, clock, tokens }: AppDeps): OperationHandler
   const register: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'registerRunner'>;
     if (body.token.trim() === '') throw badRequest('token');
-    const outcome = await registerRunner(db, clock, tokens.registrationToken, {
+    const outcome = await registerRunner(db, clock, tokens.registrationTokenDigest, {
       api: 'v1',
       token: body.token,
       description: body.description,

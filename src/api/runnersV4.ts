@@ -25,7 +25,7 @@ export function runnerV4Handlers({ db, clock, tokens }: AppDeps): OperationHandl
     if (body.token.trim() === '') throw badRequest('token');
     refuseBoth(body, 'maintainer_note', 'maintenance_note');
     refuseBoth(body, 'active', 'paused');
-    const outcome = await registerRunner(db, clock, tokens.registrationToken, {
+    const outcome = await registerRunner(db, clock, tokens.registrationTokenDigest, {
       api: 'v4',
       token: body.token,
       description: body.description,

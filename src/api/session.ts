@@ -7,7 +7,7 @@ import { sendJson, sendNoContent } from '../http/respond.js';
 
 /** The web view's sign-in: the token goes into an HttpOnly, SameSite=Strict cookie. */
 export function sessionHandlers({ tokens, config }: AppDeps): OperationHandlers {
-  const access = { adminToken: tokens.adminToken, viewerToken: config.viewerToken };
+  const access = { adminTokenDigest: tokens.adminTokenDigest, viewerToken: config.viewerToken };
   return {
     async createSession(c, ctx) {
       // A form posted from another site must not sign a browser in (login CSRF): forms

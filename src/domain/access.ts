@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { tokensEqual } from './tokens.js';
+import { tokenMatchesDigest, tokensEqual } from './tokens.js';
 
 /**
  * Who a user-API caller is. The admin token may do everything; the viewer token
@@ -8,13 +8,13 @@ import { tokensEqual } from './tokens.js';
 export type Role = 'admin' | 'viewer';
 
 export interface AccessTokens {
-  adminToken: string;
+  adminTokenDigest: string;
   viewerToken: string | undefined;
 }
 
 /** The role `token` opens, compared in constant time with each token. */
 export function roleOf(token: string | undefined, tokens: AccessTokens): Role | undefined {
-  if (tokensEqual(token, tokens.adminToken)) return 'admin';
+  if (tokenMatchesDigest(token, tokens.adminTokenDigest)) return 'admin';
   if (tokensEqual(token, tokens.viewerToken)) return 'viewer';
   return undefined;
 }

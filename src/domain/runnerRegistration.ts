@@ -11,7 +11,7 @@ import {
 } from '../store/runners.js';
 import type { Clock } from './clock.js';
 import { versionInfoFrom } from './runnerContact.js';
-import { newToken, tokensEqual } from './tokens.js';
+import { newToken, tokenMatchesDigest } from './tokens.js';
 
 type RunnerInfo = components['schemas']['RunnerInfo'];
 
@@ -68,8 +68,8 @@ export function normalizeTagList(tagList: string | string[] | undefined): string
  * not `contacted_at`: registering is not polling. The runner's token opens only the API
  * it registered through.
  */
-export async function registerRunner(db: Db, clock: Clock, registrationToken: string, request: RegistrationRequest): Promise<RegistrationOutcome> {
-  const isShared = tokensEqual(request.token, registrationToken);
+export async function registerRunner(db: Db, clock: Clock, registrationTokenDigest: string, request: RegistrationRequest): Promise<RegistrationOutcome> {
+  const isShared = tokenMatchesDigest(request.token, registrationTokenDigest);
   const project = isShared ? undefined : await findProjectByRunnersToken(db, request.token);
   if (!isShared && !project) return { kind: 'unknown-token' };
   return createRunner(db, clock, { ...request, isShared, projectId: project?.id, registrationType: 'registration_token' });

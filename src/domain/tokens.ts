@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { digestsEqual, tokenDigest } from '../store/tokenDigests.js';
 
 /** 30 lowercase hex characters, like GitLab's runner and runners tokens. */
 export function newToken(): string {
@@ -14,4 +15,9 @@ export function tokensEqual(given: string | undefined | null, secret: string | u
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(secret).digest();
   return timingSafeEqual(a, b);
+}
+
+/** Whether `given` is the token whose SHA-256 digest is `digest`, in constant time. */
+export function tokenMatchesDigest(given: string | undefined | null, digest: string): boolean {
+  return !!given && digestsEqual(digest, tokenDigest(given));
 }

@@ -55,7 +55,7 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
         throw new Error(`no handler bound to operation ${c.operation.operationId}`);
       },
     },
-    securityHandlers: securityHandlers({ adminToken: deps.tokens.adminToken, viewerToken: deps.config.viewerToken }),
+    securityHandlers: securityHandlers({ adminTokenDigest: deps.tokens.adminTokenDigest, viewerToken: deps.config.viewerToken }),
   });
   await api.init();
   const readRequest = createRequestReader();

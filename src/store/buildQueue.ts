@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from './db.js';
 import { tagListWithin } from './tagLists.js';
 import { buildFromRow, type BuildRecord } from './builds.js';
+import { tokenVaultOf } from './tokenVault.js';
 import { int } from './rows.js';
 
 /** A pending build with the number of its project's builds now running on shared runners. */
@@ -64,7 +65,8 @@ export async function sharedRunnerCandidates(
     ]);
   }
   const rows: Record<string, unknown>[] = await query;
-  return rows.map((row) => ({ build: buildFromRow(row), runningOnShared: int(row.running_on_shared) }));
+  const vault = tokenVaultOf(db);
+  return rows.map((row) => ({ build: buildFromRow(row, vault), runningOnShared: int(row.running_on_shared) }));
 }
 
 /** Builds of the projects a specific runner is assigned to, first in, first out. */
@@ -82,7 +84,8 @@ export async function specificRunnerCandidates(
     .select('build.*')
     .orderBy('build.id', 'asc')
     .limit(limit);
-  return rows.map(buildFromRow);
+  const vault = tokenVaultOf(db);
+  return rows.map((row) => buildFromRow(row, vault));
 }
 
 /** The queue: pending builds nobody holds, of projects that are not being deleted, that the runner may pick. */

@@ -3,6 +3,8 @@ import { forgetAllArtifacts } from './artifacts.js';
 import type { Db } from './db.js';
 import { bool, int, intOrNull, json } from './rows.js';
 import type { RunnerApiVersion } from './runners.js';
+import { findRowByToken, tokenDigest } from './tokenDigests.js';
+import { tokenVaultOf, type TokenVault } from './tokenVault.js';
 
 export type BuildStatus = components['schemas']['BuildStatus'];
 export type BuildOptions = components['schemas']['BuildOptions'];
@@ -25,6 +27,7 @@ export interface BuildRecord {
   options: BuildOptions;
   yamlVariables: BuildVariable[];
   tagList: string[];
+  /** In memory only: stored sealed (`token_sealed`) and as a digest for lookups (`token_digest`). */
   token: string;
   runnerId: number | null;
   traceLength: number;
@@ -53,6 +56,7 @@ export type NewBuildRecord = Pick<
 export async function insertBuilds(db: Db, builds: NewBuildRecord[]): Promise<void> {
   // One row at a time: knex cannot insert an empty batch, and batches of JSON text are
   // no faster on SQLite inside a transaction.
+  const vault = tokenVaultOf(db);
   for (const build of builds) {
     await db('builds').insert({
       pipeline_id: build.pipelineId,
@@ -69,7 +73,7 @@ export async function insertBuilds(db: Db, builds: NewBuildRecord[]): Promise<vo
       options: JSON.stringify(build.options),
       yaml_variables: JSON.stringify(build.yamlVariables),
       tag_list: JSON.stringify(build.tagList),
-      token: build.token,
+      ...storedBuildToken(vault, build.token),
       created_at: build.createdAt,
       updated_at: build.createdAt,
     });
@@ -79,27 +83,31 @@ export async function insertBuilds(db: Db, builds: NewBuildRecord[]): Promise<vo
 export async function findBuild(db: Db, id: number): Promise<BuildRecord | undefined> {
   if (!Number.isSafeInteger(id)) return undefined;
   const row = await db('builds').where({ id }).first();
-  return row ? buildFromRow(row) : undefined;
+  return row ? buildFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
 /**
  * The build whose job token this is: the one place a build is looked up by its token (a v4
- * dependency download carries the downloading job's), so that how tokens are kept at rest
- * can change here alone.
+ * dependency download carries the downloading job's), by the token's digest.
  */
 export async function findBuildByToken(db: Db, token: string): Promise<BuildRecord | undefined> {
-  const row = await db('builds').where({ token }).first();
-  return row ? buildFromRow(row) : undefined;
+  const row = await findRowByToken(db, 'builds', 'token_digest', token);
+  return row ? buildFromRow(row, tokenVaultOf(db)) : undefined;
+}
+
+function storedBuildToken(vault: TokenVault, token: string): { token_digest: string; token_sealed: string } {
+  return { token_digest: tokenDigest(token), token_sealed: vault.seal(token) };
 }
 
 export async function findBuildInProject(db: Db, projectId: number, id: number): Promise<BuildRecord | undefined> {
   const row = await db('builds').where({ id, project_id: projectId }).first();
-  return row ? buildFromRow(row) : undefined;
+  return row ? buildFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
 export async function listPipelineBuilds(db: Db, pipelineId: number): Promise<BuildRecord[]> {
   const rows = await db('builds').where({ pipeline_id: pipelineId }).orderBy([{ column: 'stage_idx' }, { column: 'id' }]);
-  return rows.map(buildFromRow);
+  const vault = tokenVaultOf(db);
+  return rows.map((row) => buildFromRow(row, vault));
 }
 
 /**
@@ -117,7 +125,10 @@ export async function transitionBuild(
   return updated === 1;
 }
 
-export function buildFromRow(row: Record<string, unknown>): BuildRecord {
+/** A row of `builds` as a record; `vault` opens its sealed token. */
+export function buildFromRow(row: Record<string, unknown>, vault: TokenVault): BuildRecord {
+  const sealed = String(row.token_sealed);
+  let token: string | undefined;
   return {
     id: int(row.id),
     pipelineId: int(row.pipeline_id),
@@ -134,7 +145,10 @@ export function buildFromRow(row: Record<string, unknown>): BuildRecord {
     options: json<BuildOptions>(row.options, {}),
     yamlVariables: json<BuildVariable[]>(row.yaml_variables, []),
     tagList: json<string[]>(row.tag_list, []),
-    token: String(row.token),
+    // Opened when first read: most records (queue scans, listings) never need it.
+    get token() {
+      return (token ??= vault.open(sealed));
+    },
     runnerId: intOrNull(row.runner_id),
     traceLength: int(row.trace_length),
     createdAt: String(row.created_at),
@@ -176,13 +190,13 @@ export async function insertBuildCopy(db: Db, source: BuildRecord, copy: BuildCo
       options: JSON.stringify(source.options),
       yaml_variables: JSON.stringify(source.yamlVariables),
       tag_list: JSON.stringify(source.tagList),
-      token: copy.token,
+      ...storedBuildToken(tokenVaultOf(db), copy.token),
       created_at: copy.now,
       queued_at: copy.status === 'pending' ? copy.now : null,
       updated_at: copy.now,
     })
     .returning('*');
-  return buildFromRow(row);
+  return buildFromRow(row, tokenVaultOf(db));
 }
 
 /** Whether a later build of the same name exists in the build's pipeline (it was retried). */

@@ -2,15 +2,30 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from './migrations.js';
+import { keepSettingOnce } from './settings.js';
+import { bindTokenVault, type TokenVault } from './tokenVault.js';
 
 export type Db = Knex;
 
-/** Opens the database named by `DATABASE_URL` and brings its schema up to date. */
-export async function openDatabase(databaseUrl: string): Promise<Db> {
+/** The server secret is not the one this database's tokens were sealed with. */
+export class SecretKeyMismatch extends Error {}
+
+/**
+ * Opens the database named by `DATABASE_URL`, with `vault` sealing and opening its tokens,
+ * and brings its schema up to date.
+ */
+export async function openDatabase(databaseUrl: string, vault: TokenVault): Promise<Db> {
   // A failed query's error names its SQL with `?` in place of the values, which are tokens
   // often enough (knex would write them in, and the error ends up in the log).
   const db = knexFactory({ ...knexConfigFor(databaseUrl), compileSqlOnError: false });
+  bindTokenVault(db, vault);
   await db.migrate.latest({ migrationSource });
+  // Two servers on one database with different secrets would each fail to open the other's
+  // tokens; refuse to start instead. The first start records which key the tokens use.
+  if ((await keepSettingOnce(db, 'secret_key_check', vault.keyCheck)) !== vault.keyCheck) {
+    await db.destroy();
+    throw new SecretKeyMismatch('CI_SECRET_KEY_FILE holds another key than the one this database was started with; give every server the same file');
+  }
   // A migration that replaced secrets (007) leaves their old pages in the WAL until a
   // checkpoint: fold the WAL into the file and empty it now, at start-up, when it is cheap.
   if (!isPostgres(db)) await db.raw('PRAGMA wal_checkpoint(TRUNCATE)');

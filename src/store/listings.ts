@@ -3,6 +3,7 @@ import type { Db } from './db.js';
 import { buildFromRow, type BuildRecord, type BuildStatus } from './builds.js';
 import { pipelineFromRow, type PipelineRecord, type PipelineStatus } from './pipelines.js';
 import { projectFromRow, type ProjectRecord } from './projects.js';
+import { tokenVaultOf } from './tokenVault.js';
 import { int } from './rows.js';
 
 /** Which rows of a listing to read: `limit` of them after skipping `offset`. */
@@ -42,14 +43,16 @@ export async function listProjectBuilds(db: Db, projectId: number, statuses: Bui
     return query;
   };
   const [total, rows] = await Promise.all([countOf(matching()), newestFirst(matching(), slice)]);
-  return { total, items: rows.map(buildFromRow) };
+  const vault = tokenVaultOf(db);
+  return { total, items: rows.map((row) => buildFromRow(row, vault)) };
 }
 
 /** Projects that are not being deleted, newest first. */
 export async function listLiveProjects(db: Db, slice: Slice): Promise<ListingPage<ProjectRecord>> {
   const matching = () => db('projects').where({ pending_delete: false });
   const [total, rows] = await Promise.all([countOf(matching()), newestFirst(matching(), slice)]);
-  return { total, items: rows.map(projectFromRow) };
+  const vault = tokenVaultOf(db);
+  return { total, items: rows.map((row) => projectFromRow(row, vault)) };
 }
 
 async function countOf(query: Knex.QueryBuilder): Promise<number> {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { tokenDigestMigration } from './tokenDigestMigration.js';
+import { sealedTokenMigration, tokenDigestMigration } from './tokenDigestMigration.js';
 
 /**
  * The schema, as code so that it ships inside the server. Timestamps are ISO-8601
@@ -245,8 +245,6 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       await db.schema.dropTableIfExists('job_artifacts');
     },
   },
-  // Issue 9 (tokens): runner and trigger tokens kept only as SHA-256 digests.
-  '007_1_runner_trigger_token_digests': tokenDigestMigration,
   // ---- issue 8: runner API v4, jobs (006_*) ----
   '006_1_v4_jobs': {
     async up(db) {
@@ -269,6 +267,10 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       });
     },
   },
+  // Issue 9 (tokens): runner and trigger tokens kept only as SHA-256 digests.
+  '007_1_runner_trigger_token_digests': tokenDigestMigration,
+  // Build and runners tokens sealed with CI_SECRET_KEY_FILE's key; generated instance tokens as digests.
+  '007_2_sealed_build_and_runners_tokens': sealedTokenMigration,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,11 +1,14 @@
 import type { Db } from './db.js';
 import { bool, int } from './rows.js';
+import { findRowByToken, tokenDigest } from './tokenDigests.js';
+import { tokenVaultOf, type TokenVault } from './tokenVault.js';
 
 export interface ProjectRecord {
   id: number;
   name: string;
   repoUrl: string;
   ciConfig: string | null;
+  /** In memory only: stored sealed (`runners_token_sealed`) and as a digest (`runners_token_digest`). */
   runnersToken: string;
   sharedRunnersEnabled: boolean;
   buildTimeout: number;
@@ -22,34 +25,41 @@ export async function insertProject(db: Db, project: NewProjectRecord): Promise<
       name: project.name,
       repo_url: project.repoUrl,
       ci_config: project.ciConfig,
-      runners_token: project.runnersToken,
+      runners_token_digest: tokenDigest(project.runnersToken),
+      runners_token_sealed: tokenVaultOf(db).seal(project.runnersToken),
       shared_runners_enabled: project.sharedRunnersEnabled,
       build_timeout: project.buildTimeout,
       build_allow_git_fetch: project.buildAllowGitFetch,
       created_at: project.createdAt,
     })
     .returning('*');
-  return projectFromRow(row);
+  return projectFromRow(row, tokenVaultOf(db));
 }
 
 /** Projects pending deletion are invisible, as GitLab's default scope made them. */
 export async function findLiveProject(db: Db, id: number): Promise<ProjectRecord | undefined> {
   const row = await db('projects').where({ id, pending_delete: false }).first();
-  return row ? projectFromRow(row) : undefined;
+  return row ? projectFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
 export async function findProjectByRunnersToken(db: Db, token: string): Promise<ProjectRecord | undefined> {
-  const row = await db('projects').where({ runners_token: token, pending_delete: false }).first();
-  return row ? projectFromRow(row) : undefined;
+  const row = await findRowByToken(db, 'projects', 'runners_token_digest', token, { pending_delete: false });
+  return row ? projectFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
-export function projectFromRow(row: Record<string, unknown>): ProjectRecord {
+/** A row of `projects` as a record; `vault` opens its sealed runners token. */
+export function projectFromRow(row: Record<string, unknown>, vault: TokenVault): ProjectRecord {
+  const sealed = String(row.runners_token_sealed);
+  let runnersToken: string | undefined;
   return {
     id: int(row.id),
     name: String(row.name),
     repoUrl: String(row.repo_url),
     ciConfig: (row.ci_config as string | null) ?? null,
-    runnersToken: String(row.runners_token),
+    // Opened when first read: listings and most lookups never need it.
+    get runnersToken() {
+      return (runnersToken ??= vault.open(sealed));
+    },
     sharedRunnersEnabled: bool(row.shared_runners_enabled),
     buildTimeout: int(row.build_timeout),
     buildAllowGitFetch: bool(row.build_allow_git_fetch),

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { TRIGGER_TOKEN_PREFIX_LENGTH } from './triggers.js';
 import { tokenDigest } from './tokenDigests.js';
+import { tokenVaultOf } from './tokenVault.js';
 
 const BATCH = 500;
 
@@ -27,6 +28,47 @@ export const tokenDigestMigration = {
         token_digest: tokenDigest(token),
         token_prefix: token.slice(0, TRIGGER_TOKEN_PREFIX_LENGTH),
       }));
+    });
+  },
+  async down(): Promise<void> {
+    throw new Error('migration 007 cannot be undone: the plain tokens are gone by design');
+  },
+};
+
+/**
+ * Migration 007 (build tokens, projects' runners tokens, the instance's generated tokens):
+ * tokens the server must hand out again are sealed with the server secret (see
+ * TokenVault) next to a digest for lookups; the registration and admin tokens it generated
+ * are only ever compared, so only their digests stay. Same care as above: renames, no
+ * rebuild (a rebuilt `builds` would cascade into trace_chunks), secure_delete on SQLite.
+ */
+export const sealedTokenMigration = {
+  async up(db: Knex): Promise<void> {
+    const vault = tokenVaultOf(db);
+    await withSecureDelete(db, async () => {
+      await db.schema.alterTable('builds', (t) => t.renameColumn('token', 'token_digest'));
+      await db.schema.alterTable('builds', (t) => {
+        t.text('token_sealed');
+      });
+      await db.schema.alterTable('projects', (t) => t.renameColumn('runners_token', 'runners_token_digest'));
+      await db.schema.alterTable('projects', (t) => {
+        t.text('runners_token_sealed');
+      });
+      const sealed = (token: string) => ({ digest: tokenDigest(token), sealed: vault.seal(token) });
+      await rewriteEachRow(db, 'builds', 'token_digest', (token) => {
+        const { digest, sealed: value } = sealed(token);
+        return { token_digest: digest, token_sealed: value };
+      });
+      await rewriteEachRow(db, 'projects', 'runners_token_digest', (token) => {
+        const { digest, sealed: value } = sealed(token);
+        return { runners_token_digest: digest, runners_token_sealed: value };
+      });
+      for (const name of ['registration_token', 'admin_token']) {
+        const row: { value: string } | undefined = await db('settings').where({ key: name }).first('value');
+        if (!row) continue;
+        await db('settings').insert({ key: `${name}_digest`, value: tokenDigest(row.value) }).onConflict('key').ignore();
+        await db('settings').where({ key: name }).delete();
+      }
     });
   },
   async down(): Promise<void> {

@@ -47,8 +47,9 @@ export async function startTestCoordinator(env: Record<string, string> = {}, clo
     ...running,
     config,
     dataDir,
-    registrationToken: running.tokens.registrationToken,
-    adminToken: running.tokens.adminToken,
+    // Only digests are kept: the plain tokens are the configured (or just generated) ones.
+    registrationToken: config.registrationToken ?? running.generatedTokens.registrationToken ?? '',
+    adminToken: config.adminToken ?? running.generatedTokens.adminToken ?? '',
     async stop() {
       await running.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
