@@ -21,6 +21,7 @@ import { badgeHandlers } from './api/badge.js';
 import { traceStreamHandlers } from './api/traceStream.js';
 import { webViewHandlers } from './api/webView.js';
 import { requestObservation } from './http/requestObservation.js';
+import { transferCodingGuard } from './http/transferCoding.js';
 import { runnerV4Handlers } from './api/runnersV4.js';
 import { userRunnerHandlers } from './api/userRunners.js';
 import { artifactV4Handlers } from './api/artifactsV4.js';
@@ -65,6 +66,7 @@ export async function createApp(deps: AppDeps): Promise<Koa> {
   // Outermost: the request's log line and metrics see the status the error middleware chose.
   app.use(requestObservation(deps.logger, deps.metrics));
   app.use(errorMiddleware(deps.log, DRAIN_ALLOWANCE_BYTES));
+  app.use(transferCodingGuard());
   app.use(await openapiRouter(deps, handlers, REQUEST_READINGS));
   return app;
 }

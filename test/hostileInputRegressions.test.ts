@@ -41,4 +41,16 @@ describe('requests the fuzz test found answered wrongly', () => {
     const trace = await world.api.request('GET', `/api/v4/projects/${build.project_id}/jobs/${build.id}/trace`);
     assert.equal(trace.text, 'hello');
   });
+
+  test('a request whose Transfer-Encoding does not end in chunked gets 400 and its handler never acts', async () => {
+    const { build } = await world.builds.start();
+    const answer = await rawExchange(world.coordinator.url, {
+      head: `POST /api/v4/projects/${build.project_id}/jobs/${build.id}/cancel HTTP/1.1\r\nHost: x\r\nConnection: close\r\nPRIVATE-TOKEN: ${world.coordinator.adminToken}\r\nTransfer-Encoding: gzip`,
+      body: [],
+    });
+    assert.equal(answer.status, 400, answer.body.toString());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const job = await world.api.request<{ status: string }>('GET', `/api/v4/projects/${build.project_id}/jobs/${build.id}`);
+    assert.equal(job.body.status, 'running');
+  });
 });
