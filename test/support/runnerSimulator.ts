@@ -6,15 +6,28 @@
 // Where the real runner is lenient but a server bug would silently lose a build (wrong Content-Type,
 // a JSON type mismatch, a 416 without a usable Range header), the simulator throws a
 // RunnerProtocolError so the test fails loudly instead.
-import http from 'node:http';
-import https from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gunzipSync } from 'node:zlib';
-import { type FileContents, unzipToMap, zipFiles } from './zip.js';
+import {
+  RunnerProtocolError,
+  goBool,
+  goField,
+  goInt,
+  goMap,
+  goQueryEscape,
+  goSlice,
+  goString,
+  goStruct,
+  typeMismatch,
+  isJsonObject,
+  goJsonStringify,
+  type JsonObject,
+} from './goJson.js';
+import { GoHttpClient, contentStream, headerValue, multipartBoundary, multipartStream, type ArtifactsContent, type ExchangeRecord, type HttpReply, type UploadResult } from './goHttp.js';
+import { type FileContents, unzipToMap } from './zip.js';
 
+export { RunnerProtocolError, goJsonStringify, goQueryEscape, type RunnerErrorKind, type JsonObject } from './goJson.js';
+export type { ArtifactsContent, ExchangeRecord, HttpReply, UploadResult } from './goHttp.js';
 // ---------------------------------------------------------------------------------------------------
 // Identity of the simulated runner
 // ---------------------------------------------------------------------------------------------------
@@ -72,53 +85,6 @@ export function shellExecutorInfo(): VersionInfo {
   };
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------------
-
-export type RunnerErrorKind =
-  | 'status' // an HTTP status the runner treats as a failure
-  | 'content-type' // a JSON reply whose Content-Type is not exactly application/json
-  | 'decode' // invalid JSON or a JSON type the runner's Go structs cannot hold
-  | 'payload' // decodes, but the runner cannot use it (id <= 0, sha shorter than 8 bytes)
-  | 'protocol' // a reply that would crash the real runner (416 without a usable Range)
-  | 'network' // connection refused, reset, timeout
-  | 'url'; // a base URL the runner rejects
-
-export class RunnerProtocolError extends Error {
-  constructor(
-    message: string,
-    readonly kind: RunnerErrorKind,
-    readonly status?: number,
-    readonly responseBody?: string,
-  ) {
-    super(message);
-    this.name = 'RunnerProtocolError';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Go-compatible encoding helpers
-// ---------------------------------------------------------------------------------------------------
-
-/**
- * Serialises like Go 1.8's encoding/json: `<`, `>`, `&`, U+2028 and U+2029 become \u escapes, and
- * \b and \f are written as \u0008 and \u000c. Servers must cope with those escapes (section 2.5).
- */
-export function goJsonStringify(value: unknown): string {
-  return JSON.stringify(value)
-    .replace(/\\([\s\S])/g, (escape, char: string) =>
-      char === 'b' ? '\\u0008' : char === 'f' ? '\\u000c' : escape,
-    )
-    .replace(/[<>&\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** Go's url.QueryEscape: only `-_.~` and alphanumerics stay literal, and spaces become `+`. */
-export function goQueryEscape(value: string): string {
-  return encodeURIComponent(value)
-    .replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`)
-    .replace(/%20/g, '+');
-}
 
 /** Go's filepath.Base on Unix, used for the artifacts file name. */
 export function goBase(path: string): string {
@@ -144,76 +110,6 @@ export function runnerApiBase(url: string): URL {
   return parsed;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Decoding replies the way Go's encoding/json does
-// ---------------------------------------------------------------------------------------------------
-
-export type JsonObject = Record<string, unknown>;
-
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function jsonTypeName(value: unknown): string {
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'boolean') return 'bool';
-  return typeof value;
-}
-
-function typeMismatch(value: unknown, goType: string, path: string): RunnerProtocolError {
-  return new RunnerProtocolError(
-    `json: cannot unmarshal ${jsonTypeName(value)} into Go value of type ${goType} (at ${path})`,
-    'decode',
-  );
-}
-
-/** Go matches JSON keys to struct fields exactly first, then case-insensitively. */
-function goField(object: JsonObject, name: string): unknown {
-  if (Object.hasOwn(object, name)) return object[name];
-  const key = Object.keys(object).find((candidate) => candidate.toLowerCase() === name);
-  return key === undefined ? undefined : object[key];
-}
-
-/** A struct: null or missing gives the zero value (no fields set); anything but an object fails. */
-function goStruct(value: unknown, path: string): JsonObject {
-  if (value === null || value === undefined) return {};
-  if (!isJsonObject(value)) throw typeMismatch(value, 'struct', path);
-  return value;
-}
-
-function goInt(value: unknown, path: string): number {
-  if (value === null || value === undefined) return 0;
-  if (typeof value !== 'number') throw typeMismatch(value, 'int', path);
-  if (!Number.isSafeInteger(value)) {
-    throw new RunnerProtocolError(`json: cannot unmarshal number ${value} into Go value of type int (at ${path})`, 'decode');
-  }
-  return value;
-}
-
-function goString(value: unknown, path: string): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value !== 'string') throw typeMismatch(value, 'string', path);
-  return value;
-}
-
-function goBool(value: unknown, path: string): boolean {
-  if (value === null || value === undefined) return false;
-  if (typeof value !== 'boolean') throw typeMismatch(value, 'bool', path);
-  return value;
-}
-
-function goSlice<T>(value: unknown, path: string, decodeElement: (element: unknown, path: string) => T): T[] {
-  if (value === null || value === undefined) return [];
-  if (!Array.isArray(value)) throw typeMismatch(value, 'slice', path);
-  return value.map((element, index) => decodeElement(element, `${path}[${index}]`));
-}
-
-/** map[string]interface{}: any object, null gives an empty map. */
-function goMap(value: unknown, path: string): JsonObject {
-  if (value === null || value === undefined) return {};
-  if (!isJsonObject(value)) throw typeMismatch(value, 'map[string]interface {}', path);
-  return value;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The build payload (section 4)
@@ -399,68 +295,6 @@ export function isDownloadedDependency(dependency: DependencyBuild, names: strin
   return names === null || names.includes(dependency.name);
 }
 
-// ---------------------------------------------------------------------------------------------------
-// HTTP transport
-// ---------------------------------------------------------------------------------------------------
-
-export interface HttpReply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  /** Already gunzipped when the server used Content-Encoding: gzip (Go does that by itself). */
-  body: Buffer;
-}
-
-/** One request as the simulator saw it; kept in `RunnerSimulator.exchanges` for debugging tests. */
-export interface ExchangeRecord {
-  method: string;
-  path: string;
-  status: number | null;
-  error?: string;
-}
-
-interface OutgoingRequest {
-  method: string;
-  url: URL;
-  /** Exact request target: kept verbatim so `artifacts?` keeps its empty query. */
-  path: string;
-  headers: OutgoingHttpHeaders;
-  body?: Buffer;
-}
-
-const MAX_REDIRECTS = 10;
-
-function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name.toLowerCase()];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function transportFor(url: URL): typeof http | typeof https {
-  return url.protocol === 'https:' ? https : http;
-}
-
-async function readBody(response: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  const body = Buffer.concat(chunks);
-  // Go's Transport asked for gzip on its own, so it also decompresses on its own.
-  return headerValue(response.headers, 'content-encoding') === 'gzip' ? gunzipSync(body) : body;
-}
-
-function networkError(request: OutgoingRequest, error: Error): RunnerProtocolError {
-  return new RunnerProtocolError(`${request.method} ${request.path}: ${error.message}`, 'network');
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Streaming upload (artifacts)
-// ---------------------------------------------------------------------------------------------------
-
-/** What an artifacts upload sends inside the multipart `file` part. */
-export type ArtifactsContent =
-  | { files: FileContents }
-  | { stream: Readable }
-  /** That many random bytes, generated while sending (never held in memory). Not a valid zip. */
-  | { randomBytes: number };
-
 export interface UploadOptions {
   /** artifacts:name; the part's filename is `basename(name).zip`, default `artifacts.zip`. */
   name?: string;
@@ -468,56 +302,6 @@ export interface UploadOptions {
   expireIn?: string;
 }
 
-export interface UploadResult {
-  /** null when the connection failed before any response arrived. */
-  status: number | null;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  /** Bytes of the multipart body handed to the request (socket buffers included) before it ended or was cut. */
-  bytesSent: number;
-  /** True when the whole multipart body was sent (false when the server answered or hung up early). */
-  requestCompleted: boolean;
-  /** A transport error (e.g. EPIPE/ECONNRESET after an early 413), captured instead of thrown. */
-  error?: string;
-  path: string;
-}
-
-/** Go's multipart.Writer boundary: 30 random bytes in hex. */
-function multipartBoundary(): string {
-  return randomBytes(30).toString('hex');
-}
-
-/** Go's mime/multipart escapeQuotes for Content-Disposition parameters. */
-function escapeQuotes(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-}
-
-function randomByteStream(total: number, chunkSize = 64 * 1024): Readable {
-  function* chunks(): Generator<Buffer> {
-    for (let left = total; left > 0; left -= chunkSize) yield randomBytes(Math.min(chunkSize, left));
-  }
-  return Readable.from(chunks(), { objectMode: false });
-}
-
-function contentStream(content: ArtifactsContent): Readable {
-  if ('files' in content) return zipFiles(content.files);
-  if ('stream' in content) return content.stream;
-  return randomByteStream(content.randomBytes);
-}
-
-/** One multipart/form-data part named `file`, like CreateFormFile in Go (headers sorted by name). */
-function multipartStream(boundary: string, filename: string, content: Readable): Readable {
-  async function* parts(): AsyncGenerator<Buffer> {
-    yield Buffer.from(
-      `--${boundary}\r\n` +
-        `Content-Disposition: form-data; name="file"; filename="${escapeQuotes(filename)}"\r\n` +
-        'Content-Type: application/octet-stream\r\n\r\n',
-    );
-    for await (const chunk of content) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    yield Buffer.from(`\r\n--${boundary}--\r\n`);
-  }
-  return Readable.from(parts(), { objectMode: false });
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Trace patch replies (section 2.6, v1.11.5 patch_response.go)
@@ -668,11 +452,11 @@ const ARTIFACTS_ATTEMPTS = 3;
 export class RunnerSimulator {
   readonly apiBase: URL;
   /** Every request sent, in order. */
-  readonly exchanges: ExchangeRecord[] = [];
+  readonly exchanges: ExchangeRecord[];
   /** The JSON reply of runners/register.json when this simulator was created by `register`. */
   registration: JsonObject | undefined;
   private lastUpdateValue: string | undefined;
-  private readonly agent: http.Agent;
+  private readonly http: GoHttpClient;
   private readonly settings: Required<RunnerSimulatorOptions>;
 
   constructor(
@@ -681,9 +465,6 @@ export class RunnerSimulator {
     options: RunnerSimulatorOptions = {},
   ) {
     this.apiBase = runnerApiBase(baseUrl);
-    // Go's Transport keeps connections alive; so does the simulator.
-    const AgentClass = this.apiBase.protocol === 'https:' ? https.Agent : http.Agent;
-    this.agent = new AgentClass({ keepAlive: true });
     this.settings = {
       updateRetryDelayMs: options.updateRetryDelayMs ?? 3000,
       maxFinalUpdateAttempts: options.maxFinalUpdateAttempts ?? 20,
@@ -691,6 +472,8 @@ export class RunnerSimulator {
       pollIntervalMs: options.pollIntervalMs ?? 3000,
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
     };
+    this.http = new GoHttpClient(this.apiBase, this.settings.requestTimeoutMs);
+    this.exchanges = this.http.exchanges;
   }
 
   /** The value of the last `X-GitLab-Last-Update` header seen on a JSON call. */
@@ -700,7 +483,7 @@ export class RunnerSimulator {
 
   /** Closes kept-alive connections so the test process can exit. */
   close(): void {
-    this.agent.destroy();
+    this.http.close();
   }
 
   // ----- runner registration (sections 2.1 – 2.3) -----
@@ -841,9 +624,7 @@ export class RunnerSimulator {
       'Transfer-Encoding': 'chunked',
     };
     const body = multipartStream(boundary, filename, contentStream(content));
-    const result = await this.sendStream(this.request('POST', path, headers), body);
-    this.exchanges.push({ method: 'POST', path: result.path, status: result.status, ...(result.error ? { error: result.error } : {}) });
-    return result;
+    return this.http.upload('POST', path, headers, body);
   }
 
   /** One artifacts download: GET builds/:id/artifacts with the build's own token, no body, Go's default User-Agent. */
@@ -896,118 +677,8 @@ export class RunnerSimulator {
   }
 
   /** Any request relative to `<url>/ci/api/v1/`, with a buffered body. Throws RunnerProtocolError('network'). */
-  async send(method: string, relativePath: string, headers: OutgoingHttpHeaders, body?: Buffer): Promise<HttpReply> {
-    const request = this.request(method, relativePath, headers, body);
-    try {
-      const reply = await this.sendBuffered(request, 0);
-      this.exchanges.push({ method, path: request.path, status: reply.status });
-      return reply;
-    } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      this.exchanges.push({ method, path: request.path, status: null, error: failure.message });
-      throw failure instanceof RunnerProtocolError ? failure : networkError(request, failure);
-    }
-  }
-
-  private request(method: string, relativePath: string, headers: OutgoingHttpHeaders, body?: Buffer): OutgoingRequest {
-    const url = new URL(relativePath, this.apiBase);
-    const path = `${this.apiBase.pathname}${relativePath}`;
-    // Go's Transport adds this by itself (and then decompresses, see readBody).
-    const allHeaders: OutgoingHttpHeaders = { ...headers, 'Accept-Encoding': 'gzip' };
-    if (body !== undefined) allHeaders['Content-Length'] = body.length;
-    return { method, url, path, headers: allHeaders, ...(body !== undefined ? { body } : {}) };
-  }
-
-  private sendBuffered(request: OutgoingRequest, redirects: number): Promise<HttpReply> {
-    return new Promise<HttpReply>((resolve, reject) => {
-      const req = transportFor(request.url).request(
-        this.requestOptions(request),
-        (response) => {
-          const status = response.statusCode ?? 0;
-          const location = headerValue(response.headers, 'location');
-          if (request.method === 'GET' && status >= 300 && status < 400 && location && redirects < MAX_REDIRECTS) {
-            // Go follows redirects, e.g. GitLab's artifact downloads from object storage.
-            response.resume();
-            const url = new URL(location, request.url);
-            resolve(this.sendBuffered({ ...request, url, path: `${url.pathname}${url.search}` }, redirects + 1));
-            return;
-          }
-          readBody(response).then((body) => resolve({ status, headers: response.headers, body }), reject);
-        },
-      );
-      this.applyTimeout(req);
-      req.on('error', reject);
-      req.end(request.body);
-    });
-  }
-
-  private requestOptions(request: OutgoingRequest): http.RequestOptions {
-    return {
-      protocol: request.url.protocol,
-      // URL keeps IPv6 brackets; node:http wants the bare address.
-      hostname: request.url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: request.url.port,
-      path: request.path,
-      method: request.method,
-      headers: request.headers,
-      agent: this.agent,
-    };
-  }
-
-  private applyTimeout(req: http.ClientRequest): void {
-    if (this.settings.requestTimeoutMs > 0) {
-      req.setTimeout(this.settings.requestTimeoutMs, () => req.destroy(new Error(`no answer within ${this.settings.requestTimeoutMs} ms`)));
-    }
-  }
-
-  /**
-   * Streams `body` as the request body. If the server answers before the body is complete (413 while
-   * streaming), production stops and that answer is returned; transport errors become `error`.
-   */
-  private sendStream(request: OutgoingRequest, body: Readable): Promise<UploadResult> {
-    return new Promise<UploadResult>((resolve) => {
-      let bytesSent = 0;
-      let requestCompleted = false;
-      let responded = false;
-      let settled = false;
-      const finish = (result: Omit<UploadResult, 'bytesSent' | 'requestCompleted' | 'path'>): void => {
-        if (settled) return;
-        settled = true;
-        resolve({ ...result, bytesSent, requestCompleted, path: request.path });
-      };
-      const req = transportFor(request.url).request(
-        this.requestOptions(request),
-        (response) => {
-          responded = true;
-          if (!requestCompleted) {
-            body.unpipe(req);
-            body.destroy();
-          }
-          const status = response.statusCode ?? 0;
-          readBody(response).then(
-            (replyBody) => finish({ status, headers: response.headers, body: replyBody }),
-            (error: Error) => finish({ status, headers: response.headers, body: Buffer.alloc(0), error: error.message }),
-          ).finally(() => {
-            // A request cut short can never reuse its socket.
-            if (!requestCompleted) req.destroy();
-          });
-        },
-      );
-      this.applyTimeout(req);
-      req.on('finish', () => {
-        requestCompleted = true;
-      });
-      req.on('error', (error) => {
-        body.unpipe(req);
-        body.destroy();
-        if (!responded) finish({ status: null, headers: {}, body: Buffer.alloc(0), error: error.message });
-      });
-      body.on('data', (chunk: Buffer) => {
-        bytesSent += chunk.length;
-      });
-      body.on('error', (error) => req.destroy(error));
-      body.pipe(req);
-    });
+  send(method: string, relativePath: string, headers: OutgoingHttpHeaders, body?: Buffer): Promise<HttpReply> {
+    return this.http.send(method, relativePath, headers, body);
   }
 }
 
