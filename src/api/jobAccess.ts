@@ -8,6 +8,7 @@ import type Koa from 'koa';
 import type { Context as OpenApiContext } from 'openapi-backend';
 import { authenticateBuild, type BuildAccessDenial } from '../domain/buildAuth.js';
 import type { BuildSignals } from '../domain/buildSignals.js';
+import { runsOnRunnerApi } from '../domain/jobAccessV4.js';
 import { UPDATABLE } from '../domain/jobUpdate.js';
 import { forbidden, HttpError } from '../http/errors.js';
 import { pathInteger } from '../http/handlers.js';
@@ -25,6 +26,10 @@ export async function requireUpdatableJob(db: Db, c: OpenApiContext): Promise<{ 
   if (!access.granted) throw denialError(access.denial);
   const { build } = access;
   if (build.runnerId !== null) annotateRequest({ runnerId: build.runnerId });
+  // A job is driven through its runner's API only: a v1 runner's build token (which its
+  // script sees as CI_BUILD_TOKEN) must not set the build's state or trace through v4,
+  // which v1 left to the runner's own token (found by test/authorisationMatrix.test.ts).
+  if (!(await runsOnRunnerApi(db, build, 'v4'))) throw forbidden();
   if (!UPDATABLE.includes(build.status)) throw new HttpError(403, '403 Forbidden - Job is not running', { 'Job-Status': build.status });
   return access;
 }

@@ -39,7 +39,10 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
     },
     handlers: {
       ...guarded(handlers),
-      validationFail: async (c: OpenApiContext) => {
+      validationFail: async (c: OpenApiContext, ctx: Koa.Context) => {
+        // Who may call comes before what was sent, as in GitLab: a viewer's write is 403
+        // whatever its body (found by test/authorisationMatrix.test.ts).
+        enforceAccess(c, ctx);
         throw new HttpError(400, validationMessage(c.validation.errors ?? []));
       },
       unauthorizedHandler: async () => {
