@@ -33,28 +33,41 @@ export function applyServerLimits(server: http.Server): void {
 /**
  * What Node's own clientError handling does (answer, then close), except that the answer
  * carries a JSON `message` like every other 4xx, and that a request already handed to the
- * app and received whole keeps its own answer: bytes that fail to parse after it (garbage
- * pipelined behind it) must not put a 400 in front of that request's answer, which the
- * client would take for it while its handler goes on (issue 9's fuzz test found one). A
- * request whose own body fails to parse is answered 400, and its handler's read fails.
+ * app keeps its own answer. Node would write its 400 in front of that answer, so the client
+ * takes the request for refused while its handler goes on, e.g. cancelling a job (issue 9's
+ * fuzz test found this for garbage pipelined behind a request, and for a broken body).
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
-  if (inFlight && inFlight.req.complete && !inFlight.writableFinished) {
+  if (inFlight && !inFlight.writableFinished) {
+    // The request was handed to the app: it answers, then the connection closes. If its own
+    // body is what failed to parse, its body reader learns it (and answers 400); a handler
+    // that reads no body answers as it would have.
     inFlight.shouldKeepAlive = false;
-    inFlight.once('finish', () => socket.destroy());
-    inFlight.once('close', () => socket.destroy());
+    const close = () => socket.destroy();
+    inFlight.once('finish', close);
+    inFlight.once('close', close);
+    setTimeout(close, IN_FLIGHT_GRACE_MS).unref();
+    const { req } = inFlight;
+    if (!req.complete && req.listenerCount('error') > 0) {
+      const [status, message] = clientErrorStatus(err.code);
+      req.emit('error', Object.assign(new Error(message), { status }));
+    }
     return;
   }
-  if (err.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
-    const [status, message] = clientErrorStatus(err.code);
-    const body = JSON.stringify({ message: `${status} ${message}` });
-    socket.write(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
+  if (err.code !== 'ECONNRESET' && socket.writable) writeRefusal(socket, ...clientErrorStatus(err.code));
   socket.destroy();
+}
+
+/** How long a request in flight on a connection whose bytes stopped parsing may take to answer. */
+const IN_FLIGHT_GRACE_MS = 10_000;
+
+function writeRefusal(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ message: `${status} ${message}` });
+  socket.write(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function clientErrorStatus(code: string | undefined): [number, string] {
