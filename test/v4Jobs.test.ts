@@ -9,6 +9,7 @@ import { PIPELINE_SHA, storedTrace, type RawReply } from './support/runnerApi.js
 import { UserApi } from './support/userApi.js';
 import { V4Api, logChecksum, v4Info, V4_FEATURES, type JobPayload } from './support/v4Api.js';
 import { registerTestRunner } from './support/v4Runners.js';
+import { openEventStream, traceData } from './support/sse.js';
 
 const ONE_JOB = 'rspec:\n  script: [bundle exec rspec]\n';
 
@@ -89,6 +90,16 @@ describe('POST /api/v4/jobs/request', () => {
     assert.ok(lastUpdate.length > 0);
     await world.api.createPipeline(project.id, { ci_config: ONE_JOB });
     assertJob(await world.v4.requestJob(runner.token, { last_update: lastUpdate }));
+  });
+
+  test('Q3: 204 whatever the User-Agent: stable, beta, pre-9.0 runners and none', async () => {
+    const project = await world.api.createProject();
+    const runner = await registerTestRunner(world.coordinator.url, project.runners_token, { run_untagged: true });
+    for (const userAgent of ['gitlab-runner 17.11.0 (17-11-stable; go1.23.6; linux/amd64)', 'gitlab-runner 18.0.0~beta.93.g7b4a1e0c (main; go1.24.2; linux/amd64)', 'gitlab-ci-multi-runner 1.11.5 (1-11-stable; go1.8.3; linux/amd64)', 'Go-http-client/1.1']) {
+      const reply = await world.v4.raw.request('POST', '/api/v4/jobs/request', { token: runner.token, info: v4Info() }, { 'User-Agent': userAgent });
+      assert.equal(reply.status, 204, userAgent);
+      assert.ok(reply.headers['x-gitlab-last-update'], userAgent);
+    }
   });
 
   test('Q4: a pending job: 201 JSON with job_info, git_info, runner_info, steps, variables, features; it is running on the runner', async () => {
@@ -228,6 +239,14 @@ describe('POST /api/v4/jobs/request', () => {
     await world.v4.requestJob(runner.token, { info: { ...v4Info(), version: '18.0.1', platform: 'darwin' } });
     const row = await world.coordinator.db('runners').where({ id: runner.id }).first();
     assert.deepEqual([row.version, row.platform, row.name], ['18.0.1', 'darwin', 'gitlab-runner']);
+  });
+
+  test('Q12: the timeout is the project\'s, lowered to the runner\'s maximum_timeout when that is smaller', async () => {
+    const { runner } = await fixture(world, ONE_JOB, { project: { build_timeout: 3600 }, runner: { maximum_timeout: 900 } });
+    const job = await world.v4.takeJob(runner.token);
+    assert.deepEqual([job.runner_info.timeout, job.steps[0]?.timeout], [900, 900]);
+    const { runner: roomy } = await fixture(world, ONE_JOB, { project: { build_timeout: 600 }, runner: { maximum_timeout: 7200 } });
+    assert.equal((await world.v4.takeJob(roomy.token)).runner_info.timeout, 600);
   });
 
   test('Q10: a runner without cancel_gracefully holds its job for a hard cancel', async () => {
@@ -438,6 +457,53 @@ describe('PATCH /api/v4/jobs/:id/trace', () => {
     const reply = await world.v4.patchTrace(job.id, job.token, 0, line);
     assert.equal(reply.headers['range'], `0-${Buffer.byteLength(line)}`);
     assert.equal(await storedTrace(world.coordinator.db, job.id), `token=${'x'.repeat(job.token.length)} key=${'x'.repeat(16)}\n`);
+  });
+  test('T8: an empty patch at the stored length changes nothing and answers 202', async () => {
+    const { job } = await runningJob();
+    await world.v4.patchTrace(job.id, job.token, 0, 'BUILD TRACE');
+    const reply = await world.v4.patchTrace(job.id, job.token, 11, '', '11-11');
+    assert.equal(reply.status, 202);
+    assert.equal(reply.headers['range'], '0-11');
+    assert.equal(await storedTrace(world.coordinator.db, job.id), 'BUILD TRACE');
+  });
+
+  test('T9: a deleted project\'s job and an erased job are 403, nothing stored', async () => {
+    const deleted = await runningJob();
+    assert.equal((await world.api.request('DELETE', `/api/v4/projects/${deleted.project.id}`)).status, 202);
+    assertForbidden(await world.v4.patchTrace(deleted.job.id, deleted.job.token, 0, 'x'));
+    const erased = await runningJob();
+    await world.coordinator.db('builds').where({ id: erased.job.id }).update({ erased_at: world.clock.now().toISOString() });
+    assertForbidden(await world.v4.patchTrace(erased.job.id, erased.job.token, 0, 'x'));
+    assert.equal(await storedTrace(world.coordinator.db, erased.job.id), '');
+  });
+
+  test('T10: two patches racing for one offset: one is appended, the other gets 416 (GitLab: 409 on its lock)', async () => {
+    const { job } = await runningJob();
+    const replies = await Promise.all([world.v4.patchTrace(job.id, job.token, 0, 'first\n'), world.v4.patchTrace(job.id, job.token, 0, 'second\n')]);
+    assert.deepEqual(replies.map((reply) => reply.status).sort(), [202, 416]);
+    const stored = await storedTrace(world.coordinator.db, job.id);
+    assert.ok(stored === 'first\n' || stored === 'second\n', stored);
+  });
+
+  test('T11: while someone follows the live trace, the runner is asked to send every 3 s', async () => {
+    const { job, project } = await runningJob();
+    assert.equal((await world.v4.patchTrace(job.id, job.token, 0, '', '0-0')).headers['x-gitlab-trace-update-interval'], '60');
+    const stream = await openEventStream(`${world.coordinator.url}/api/v4/projects/${project.id}/jobs/${job.id}/trace/stream`, { 'PRIVATE-TOKEN': world.coordinator.adminToken });
+    try {
+      assert.equal(stream.status, 200);
+      // The follower waits once it has read the (empty) log; empty patches change nothing meanwhile.
+      let interval: unknown;
+      for (let attempt = 0; attempt < 40 && interval !== '3'; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        interval = (await world.v4.patchTrace(job.id, job.token, 0, '', '0-0')).headers['x-gitlab-trace-update-interval'];
+      }
+      assert.equal(interval, '3');
+      const first = await world.v4.patchTrace(job.id, job.token, 0, 'watched\n');
+      assert.equal(first.headers['x-gitlab-trace-update-interval'], '3');
+      assert.equal(traceData(await stream.next()).text, 'watched\n');
+    } finally {
+      await stream.close();
+    }
   });
 });
 

@@ -7,7 +7,6 @@
 import type Koa from 'koa';
 import type { Context as OpenApiContext } from 'openapi-backend';
 import { authenticateBuild, type BuildAccessDenial } from '../domain/buildAuth.js';
-import type { BuildSignals } from '../domain/buildSignals.js';
 import { runsOnRunnerApi } from '../domain/jobAccessV4.js';
 import { UPDATABLE } from '../domain/jobUpdate.js';
 import { forbidden, HttpError } from '../http/errors.js';
@@ -51,8 +50,8 @@ function denialError(denial: BuildAccessDenial): HttpError {
  * in this process) or the job is canceling (so that the runner's after_script shows soon),
  * 60 s otherwise.
  */
-export function traceUpdateInterval(signals: BuildSignals, buildId: number, status: BuildStatus): number {
-  return signals.isWatched(buildId) || status === 'canceling' ? 3 : 60;
+export function traceUpdateInterval(watched: boolean, status: BuildStatus): number {
+  return watched || status === 'canceling' ? 3 : 60;
 }
 
 export function setJobStatus(ctx: Koa.Context, status: BuildStatus): void {

@@ -17,7 +17,9 @@ export function presentJobPayload(context: BuildContext, now: Date): JobPayload 
   const { build, pipeline, project } = context;
   const options = build.options;
   const variables = jobVariables(context);
-  const timeout = project.buildTimeout;
+  // The project's timeout, lowered to the runner's maximum_timeout when that is smaller (GitLab's rule).
+  const maximum = context.runner?.maximumTimeout ?? null;
+  const timeout = maximum !== null && maximum < project.buildTimeout ? maximum : project.buildTimeout;
   const script = build.commands === '' ? [] : build.commands.split('\n');
   const steps: JobPayload['steps'] = [{ name: 'script', script, timeout, when: 'on_success', allow_failure: false }];
   if (options.after_script && options.after_script.length > 0) {

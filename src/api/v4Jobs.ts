@@ -94,7 +94,7 @@ export function v4JobHandlers(deps: AppDeps): OperationHandlers {
         return;
       }
       // A keep-alive learns how often to send the log; a final update (as in GitLab) nothing more.
-      if (update.state === 'running') ctx.set('X-GitLab-Trace-Update-Interval', String(traceUpdateInterval(buildSignals, build.id, outcome.status)));
+      if (update.state === 'running') ctx.set('X-GitLab-Trace-Update-Interval', String(traceUpdateInterval(buildSignals.isWatched(build.id), outcome.status)));
       else buildSignals.changed(build.id);
       sendText(ctx, 200, '200');
     },

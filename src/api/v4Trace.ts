@@ -11,10 +11,12 @@ export function v4TraceHandlers(deps: AppDeps): OperationHandlers {
      */
     async appendJobTrace(c, ctx) {
       const { build, project } = await requireUpdatableJob(deps.db, c);
+      // Asked before the append, which wakes (and so, for a moment, unregisters) the followers.
+      const watched = deps.buildSignals.isWatched(build.id);
       const { range, status } = await appendTraceChunk(deps, c, ctx, build, project);
       setJobStatus(ctx, status);
       ctx.set('Range', range);
-      ctx.set('X-GitLab-Trace-Update-Interval', String(traceUpdateInterval(deps.buildSignals, build.id, status)));
+      ctx.set('X-GitLab-Trace-Update-Interval', String(traceUpdateInterval(watched, status)));
       sendText(ctx, 202, range);
     },
   };
