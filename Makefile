@@ -9,7 +9,7 @@ MOCK_PORT  ?= 4010
 # Issue 9: test/faults/ (crash safety) and test/fuzz/ (hostile input) run in make test too.
 TEST_FILES := $(sort $(wildcard test/*.test.ts)) $(sort $(wildcard test/faults/*.test.ts test/fuzz/*.test.ts))
 
-.PHONY: install generate serve mock typecheck test unit contract bench clean test-tools soak audit
+.PHONY: install generate serve mock typecheck test unit unit-sqlite unit-postgres contract bench clean test-tools soak audit
 
 install: $(INSTALLED)
 
@@ -36,8 +36,19 @@ typecheck: $(GENERATED)
 	$(NODE_BIN)/tsc -p src/web/client
 
 # The spec reporter lists the failing tests again at the very end, where a CI log tail shows them.
-unit: $(GENERATED) test-tools
-	node --import tsx --test --test-concurrency=1 --test-reporter=spec $(TEST_FILES)
+UNIT_RUN := node --import tsx --test --test-concurrency=1 --test-reporter=spec
+
+# The whole suite on each store: SQLite (the embedded default), then a real PostgreSQL. The
+# store is picked by the environment (test/support/database.ts): TEST_DATABASE_URL set means
+# PostgreSQL. test/postgres/run.sh starts a throwaway cluster for the run (installing Debian's
+# postgresql if missing) unless TEST_DATABASE_URL already names a server.
+unit: unit-sqlite unit-postgres
+
+unit-sqlite: $(GENERATED) test-tools
+	env -u TEST_DATABASE_URL $(UNIT_RUN) $(TEST_FILES)
+
+unit-postgres: $(GENERATED) test-tools
+	bash test/postgres/run.sh $(UNIT_RUN) $(TEST_FILES)
 
 contract: $(GENERATED) test-tools
 	bash test/contract/run.sh

@@ -9,6 +9,7 @@ import { resolveInstanceTokens, type GeneratedTokens, type InstanceTokens } from
 import { openDatabase, type Db } from './store/db.js';
 import { TokenVault } from './store/tokenVault.js';
 import { loadOrCreateSecretKey } from './domain/secretKey.js';
+import { openNotifications, type Notifications } from './store/notifications.js';
 import { removeStaleUploads } from './store/artifacts.js';
 import { resumeProjectDeletions } from './domain/projectDeletion.js';
 import { BackgroundWork } from './domain/backgroundWork.js';
@@ -29,6 +30,8 @@ export interface RunningCoordinator {
   logger: Logger;
   metrics: CoordinatorMetrics;
   db: Db;
+  /** Cross-process messages on the database (src/store/notifications.ts). */
+  notifications: Notifications;
   tokens: InstanceTokens;
   /** Tokens generated on this start (first start only), to be printed once. */
   generatedTokens: GeneratedTokens;
@@ -84,8 +87,9 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   bindQueueSignals(db, queueSignals);
   const longPolls = new LongPolls(queueSignals);
   const claimLine = new ClaimLine(isPostgres(db) ? POSTGRES_CLAIM_CONCURRENCY : 1);
+  const notifications = openNotifications(db, log);
   const shutdownHooks = new ShutdownHooks();
-  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals(), longPolls, claimLine, shutdown: shutdownHooks });
+  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals(), longPolls, claimLine, shutdown: shutdownHooks, notifications });
   const handle = app.callback();
   // Once shutting down, every answer (also of a request begun before) closes its connection.
   const answering = new Set<http.ServerResponse>();
@@ -114,6 +118,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
     logger,
     metrics,
     db,
+    notifications,
     tokens,
     generatedTokens: generated,
     housekeeping: { runOnce },
@@ -139,6 +144,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
       await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
       await background.settled();
       await queueSignals.close();
+      await notifications.close();
       await db.destroy();
     },
   };

@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import { sendJson } from './respond.js';
+import { isDatabaseUnavailable, isValueOutOfRange } from '../store/errors.js';
 
 /** An error that becomes an HTTP answer `{"message": ...}` with the given status. */
 export class HttpError extends Error {
@@ -53,10 +54,33 @@ export function errorMiddleware(log: (line: string) => void, drainAllowanceBytes
         sendJson(ctx, status, { message: messageFor(status, err) });
         return;
       }
+      if (answerDatabaseError(ctx, caught, log)) return;
       log(`error: ${ctx.method} ${ctx.path}: ${caught instanceof Error ? caught.stack : String(caught)}`);
       sendJson(ctx, 500, { message: '500 Internal Server Error' });
     }
   };
+}
+
+/** Seconds a client is asked to wait before retrying while the database is away. */
+const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * The database being away is an outage, not our bug: 503 with a message, and the client (a
+ * runner retries on its own) tries again later. A number out of a column's range names no row:
+ * 404, as on SQLite, which simply finds nothing.
+ */
+function answerDatabaseError(ctx: Koa.Context, caught: unknown, log: (line: string) => void): boolean {
+  if (isDatabaseUnavailable(caught)) {
+    log(`database unavailable: ${ctx.method} ${ctx.path}: ${caught instanceof Error ? caught.message : String(caught)}`);
+    ctx.set('Retry-After', RETRY_AFTER_SECONDS);
+    sendJson(ctx, 503, { message: '503 Service Unavailable: the database is unavailable' });
+    return true;
+  }
+  if (isValueOutOfRange(caught)) {
+    sendJson(ctx, 404, { message: '404 Not Found' });
+    return true;
+  }
+  return false;
 }
 
 /**

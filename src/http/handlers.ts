@@ -10,6 +10,7 @@ import type { ClaimLine } from '../domain/claimLine.js';
 import type { LongPolls } from '../domain/longPolls.js';
 import type { InstanceTokens } from '../domain/instanceTokens.js';
 import type { Db } from '../store/db.js';
+import type { Notifications } from '../store/notifications.js';
 import type { Logger } from '../observability/logger.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 
@@ -33,6 +34,8 @@ export interface AppDeps {
   claimLine: ClaimLine;
   /** Issue 9: register here what must end when a graceful shutdown begins (long answers). */
   shutdown: ShutdownHooks;
+  /** Messages to every server process on the database (PostgreSQL LISTEN/NOTIFY; this process only on SQLite). */
+  notifications: Notifications;
 }
 
 export type OperationId = keyof operations;

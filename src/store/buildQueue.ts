@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './db.js';
-import { tagListWithin } from './tagLists.js';
+import { claimStrategy, tagListWithin } from './dialect.js';
 import { buildFromRow, type BuildRecord } from './builds.js';
 import { tokenVaultOf } from './tokenVault.js';
 import { int } from './rows.js';
@@ -30,6 +30,11 @@ export interface SharedQueueCursor {
 }
 
 const RUNNING_ON_SHARED = 'coalesce(shared_load.running, 0)';
+
+/*
+ * The candidate queries run inside claimStrategy(db).run (src/store/dialect.ts): on PostgreSQL
+ * they lock the rows they return, skipping rows other polls hold.
+ */
 
 /**
  * Builds a shared runner may be offered, in GitLab's fair order: projects with the fewest
@@ -64,7 +69,7 @@ export async function sharedRunnerCandidates(
       after.id,
     ]);
   }
-  const rows: Record<string, unknown>[] = await query;
+  const rows: Record<string, unknown>[] = await claimStrategy(db).lockCandidates(query, 'build');
   const vault = tokenVaultOf(db);
   return rows.map((row) => ({ build: buildFromRow(row, vault), runningOnShared: int(row.running_on_shared) }));
 }
@@ -77,13 +82,14 @@ export async function specificRunnerCandidates(
   afterId: number,
   limit: number,
 ): Promise<BuildRecord[]> {
-  const rows: Record<string, unknown>[] = await pendingUnassigned(db, filter)
+  const query = pendingUnassigned(db, filter)
     .join('runner_projects as assigned', 'assigned.project_id', 'build.project_id')
     .andWhere('assigned.runner_id', runnerId)
     .andWhere('build.id', '>', afterId)
     .select('build.*')
     .orderBy('build.id', 'asc')
     .limit(limit);
+  const rows: Record<string, unknown>[] = await claimStrategy(db).lockCandidates(query, 'build');
   const vault = tokenVaultOf(db);
   return rows.map((row) => buildFromRow(row, vault));
 }
@@ -101,6 +107,17 @@ function pendingUnassigned(db: Db, filter: PickFilter): Knex.QueryBuilder {
   else query.andWhereRaw(...tagListWithin(db, 'build.tag_list', filter.tagList));
   if (filter.onlyProjectIds) query.whereIn('build.project_id', filter.onlyProjectIds);
   return query;
+}
+
+/**
+ * Whether the runner may still claim (it exists and is active), keeping it from being deleted
+ * until the claim commits where the store can (see ClaimStrategy.lockRunner). Answers true
+ * without a query where the claim's UPDATE checks it anyway.
+ */
+export async function holdRunnerForClaim(db: Db, runnerId: number): Promise<boolean> {
+  const { lockRunner } = claimStrategy(db);
+  if (!lockRunner) return true;
+  return (await lockRunner(db('runners').where({ id: runnerId, active: true }).first('id'))) !== undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { BuildStatus } from './builds.js';
-import { isPostgres, type Db } from './db.js';
+import type { Db } from './db.js';
+import { byteLength } from './dialect.js';
 import { int } from './rows.js';
 
 /** The build's trace length and status right after an append. */
@@ -83,11 +84,10 @@ const MAX_CHUNKS_PER_READ = 500;
  * what was already sent.
  */
 export async function readTraceRange(db: Db, buildId: number, start: number, maxBytes: number): Promise<Buffer> {
-  const size = isPostgres(db) ? 'octet_length(data)' : 'length(data)';
   const sizes: { id: unknown; size: unknown }[] = await db('trace_chunks')
     .where({ build_id: buildId })
     .orderBy('id')
-    .select('id', db.raw(`${size} as size`));
+    .select('id', db.raw(`${byteLength(db, 'data')} as size`));
   const wanted: number[] = [];
   let position = 0;
   let firstPosition = 0;

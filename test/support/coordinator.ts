@@ -7,6 +7,7 @@ import { startCoordinator, type RunningCoordinator } from '../../src/runtime.js'
 import { createLogger } from '../../src/observability/logger.js';
 import type { DestinationStream } from 'pino';
 import { PassThrough } from 'node:stream';
+import { createTestDatabase, isPostgresRun } from './database.js';
 
 export interface TestCoordinator extends RunningCoordinator {
   config: Config;
@@ -17,17 +18,22 @@ export interface TestCoordinator extends RunningCoordinator {
   stop(): Promise<void>;
 }
 
-/**
- * A real coordinator on 127.0.0.1 and a free port, with a fresh SQLite file in its
- * own temporary data directory. `env` overrides configuration as the environment would.
- */
 export interface TestCoordinatorOptions {
   /** Receives every log line (JSON) the server writes; without it the server logs nothing. */
   logTo?: DestinationStream;
 }
 
+/**
+ * A real coordinator on 127.0.0.1 and a free port, with its own temporary data directory and a
+ * fresh database of the store the run uses (test/support/database.ts): a SQLite file in the data
+ * directory, or a new PostgreSQL database. `env` overrides configuration as the environment
+ * would; a DATABASE_URL in it shares another coordinator's database, which this one then leaves
+ * alone on stop.
+ */
 export async function startTestCoordinator(env: Record<string, string> = {}, clock?: Clock, options: TestCoordinatorOptions = {}): Promise<TestCoordinator> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordinator-test-'));
+  // On SQLite the default DATABASE_URL (a file in DATA_DIR) is already fresh.
+  const database = env.DATABASE_URL || !isPostgresRun() ? undefined : await createTestDatabase(dataDir);
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
@@ -39,10 +45,18 @@ export async function startTestCoordinator(env: Record<string, string> = {}, clo
     HOUSEKEEPING_INTERVAL_SECONDS: '0',
     // Build requests answer at once unless a test asks for long polling (CI_LONG_POLL_SECONDS).
     CI_LONG_POLL_SECONDS: '0',
+    ...(database ? { DATABASE_URL: database.url } : {}),
     ...env,
   });
   const logger = options.logTo ? createLogger(config, options.logTo) : createLogger({ logLevel: 'silent', logFormat: 'json' }, new PassThrough());
-  const running = await startCoordinator(config, { clock, logger, ...(options.logTo ? {} : { log: () => {} }) });
+  let running: RunningCoordinator;
+  try {
+    running = await startCoordinator(config, { clock, logger, ...(options.logTo ? {} : { log: () => {} }) });
+  } catch (err) {
+    await database?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     ...running,
     config,
@@ -52,6 +66,7 @@ export async function startTestCoordinator(env: Record<string, string> = {}, clo
     adminToken: config.adminToken ?? running.generatedTokens.adminToken ?? '',
     async stop() {
       await running.close();
+      await database?.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
