@@ -47,11 +47,10 @@ export async function insertTraceChunk(db: Db, buildId: number, data: Buffer): P
  * next append may still have to mask (see appendMaskedChunk). One indexed row read.
  */
 export async function findShortLastChunk(db: Db, buildId: number, maxBytes: number): Promise<{ id: number; data: Buffer } | undefined> {
-  const size = isPostgres(db) ? 'octet_length(data)' : 'length(data)';
   const last: { id: unknown; size: unknown } | undefined = await db('trace_chunks')
     .where({ build_id: buildId })
     .orderBy('id', 'desc')
-    .first('id', db.raw(`${size} as size`));
+    .first('id', db.raw(`${byteLength(db, 'data')} as size`));
   if (!last || int(last.size) > maxBytes) return undefined;
   const row: { data: Buffer | Uint8Array } | undefined = await db('trace_chunks').where({ id: int(last.id) }).first('data');
   return row && { id: int(last.id), data: Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data) };
