@@ -21,7 +21,7 @@ import { isPostgres } from './store/db.js';
 import { createLogger, lineLogger, type Logger } from './observability/logger.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { databaseFigures } from './domain/statistics.js';
-import { HousekeepingSchedule, runHousekeeping, type HousekeepingReport } from './domain/housekeeping.js';
+import { HousekeepingSchedule, runHousekeeping, runScheduledHousekeeping, type HousekeepingReport } from './domain/housekeeping.js';
 
 export interface RunningCoordinator {
   url: string;
@@ -35,8 +35,12 @@ export interface RunningCoordinator {
   tokens: InstanceTokens;
   /** Tokens generated on this start (first start only), to be printed once. */
   generatedTokens: GeneratedTokens;
-  /** Runs on its own every HOUSEKEEPING_INTERVAL_SECONDS; runOnce is one pass now (tests, tools). */
-  housekeeping: { runOnce(): Promise<HousekeepingReport> };
+  /**
+   * Runs on its own every HOUSEKEEPING_INTERVAL_SECONDS, once per interval across all processes
+   * on the database; runOnce is one pass now (tests, tools); passesRun counts the scheduled
+   * passes this process ran.
+   */
+  housekeeping: { runOnce(): Promise<HousekeepingReport>; readonly passesRun: number };
   /**
    * Answers every held build request now with "no build", and every later one at once
    * (a graceful shutdown calls it first, so runners are answered instead of cut off).
@@ -109,8 +113,10 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   });
   const url = urlOf(server);
   const metricsServer = config.metricsPort === undefined ? undefined : await startMetricsServer(metrics, config.host, config.metricsPort);
-  const runOnce = () => runHousekeeping({ db, clock, dataDir: config.dataDir, stuckBuildTimeoutMs: config.stuckBuildTimeoutMs });
-  const schedule = new HousekeepingSchedule(runOnce, config.housekeepingIntervalMs, log);
+  const housekeepingDeps = { db, clock, dataDir: config.dataDir, stuckBuildTimeoutMs: config.stuckBuildTimeoutMs };
+  const runOnce = () => runHousekeeping(housekeepingDeps);
+  const interval = config.housekeepingIntervalMs;
+  const schedule = new HousekeepingSchedule(() => runScheduledHousekeeping(housekeepingDeps, interval), interval, log);
   schedule.start();
   const running: RunningCoordinator = {
     url,
@@ -121,7 +127,12 @@ export async function startCoordinator(config: Config, options: StartOptions = {
     notifications,
     tokens,
     generatedTokens: generated,
-    housekeeping: { runOnce },
+    housekeeping: {
+      runOnce,
+      get passesRun() {
+        return schedule.passesRun;
+      },
+    },
     releaseLongPolls: () => longPolls.releaseAll(),
     longPollsWaiting: () => longPolls.size,
     async shutdown() {

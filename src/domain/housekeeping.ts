@@ -1,7 +1,7 @@
 /**
- * What GitLab's cron workers did (ExpireBuildArtifactsWorker, StuckCiBuildsWorker), run by
- * each server process on its own schedule. Any number of processes may run a pass at the
- * same time: every change is claimed by a conditional UPDATE (src/store/housekeeping.ts),
+ * What GitLab's cron workers did (ExpireBuildArtifactsWorker, StuckCiBuildsWorker), scheduled by
+ * each server process and run once per interval by one of them (runScheduledHousekeeping).
+ * Any number of processes may still run a pass at the same time (runOnce, a slow pass): every change is claimed by a conditional UPDATE (src/store/housekeeping.ts),
  * so each expired archive is removed and each stuck build failed by exactly one of them.
  */
 import { findBuild } from '../store/builds.js';
@@ -13,6 +13,7 @@ import {
   type StuckBuild,
 } from '../store/housekeeping.js';
 import { findLiveProject } from '../store/projects.js';
+import { claimPeriodicSlot } from '../store/periodicRuns.js';
 import { removeArtifacts } from './artifacts.js';
 import type { Clock } from './clock.js';
 import { processPipeline } from './pipelineProcessing.js';
@@ -115,14 +116,34 @@ function stuckReason(stuck: Pick<StuckBuild, 'status'>, timeoutMs: number): stri
   return `\nThis build was marked failed: stuck in ${stuck.status} for more than ${hours} ${hours === 1 ? 'hour' : 'hours'}.\n`;
 }
 
-/** Runs passes every `intervalMs` until stopped; a pass never overlaps the previous one. */
+/** The name housekeeping's intervals are claimed under (src/store/periodicRuns.ts). */
+const HOUSEKEEPING_TASK = 'housekeeping';
+
+/**
+ * The scheduled pass. Every server process runs a schedule, but housekeeping runs once per
+ * interval, not once per process: clock time is cut into windows of `intervalMs`, and only the
+ * first process to reach a window runs its pass; the others skip it (undefined). One process
+ * alone never skips: its passes are at least an interval apart, so each falls in a new window.
+ */
+export async function runScheduledHousekeeping(deps: HousekeepingDeps, intervalMs: number): Promise<HousekeepingReport | undefined> {
+  const slot = Math.floor(deps.clock.now().getTime() / intervalMs);
+  if (!(await claimPeriodicSlot(deps.db, HOUSEKEEPING_TASK, slot))) return undefined;
+  return runHousekeeping(deps);
+}
+
+/**
+ * Runs passes every `intervalMs` until stopped; a pass never overlaps the previous one. A pass
+ * answers undefined when it was skipped (another process ran this interval's).
+ */
 export class HousekeepingSchedule {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Passes this schedule ran (not skipped), failed ones included. */
+  passesRun = 0;
 
   constructor(
-    private readonly pass: () => Promise<HousekeepingReport>,
+    private readonly pass: () => Promise<HousekeepingReport | undefined>,
     private readonly intervalMs: number,
     private readonly log: (line: string) => void,
   ) {}
@@ -153,10 +174,13 @@ export class HousekeepingSchedule {
   private async runLogged(): Promise<void> {
     try {
       const report = await this.pass();
+      if (!report) return;
+      this.passesRun++;
       if (report.expiredArtifacts > 0 || report.stuckBuilds > 0) {
         this.log(`housekeeping: removed ${report.expiredArtifacts} expired artifacts, failed ${report.stuckBuilds} stuck builds`);
       }
     } catch (err) {
+      this.passesRun++;
       // The next pass retries whatever this one did not finish.
       this.log(`error: housekeeping: ${err instanceof Error ? err.stack : String(err)}`);
     }

@@ -165,6 +165,20 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       });
     },
   },
+  // ---- issue 7: PostgreSQL and several server processes (004_*) ----
+  '004_1_periodic_runs': {
+    async up(db) {
+      // Work that all server processes schedule but only one may do per interval (housekeeping):
+      // the interval a task last ran in, claimed with a conditional UPDATE (src/store/periodicRuns.ts).
+      await db.schema.createTable('periodic_runs', (t) => {
+        t.string('name', 64).primary();
+        t.bigInteger('last_slot').notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('periodic_runs');
+    },
+  },
   // ---- issue 8: runner API v4, runners (005_*) ----
   '005_1_v4_runners': {
     async up(db) {
