@@ -48,8 +48,9 @@ describe('notifications', () => {
 
   test('a stopped handler hears nothing more', async () => {
     const kept = await collect(first, 'stopping', 2);
-    const stopped = await collect(first, 'stopping', 2);
+    const stopped = await collect(first, 'stopping', 1);
     await first.notifications.notify('stopping', 'before');
+    await within(stopped.complete, 5000, 'before');
     await stopped.stop();
     await first.notifications.notify('stopping', 'after');
     await within(kept.complete, 5000, 'stopping');
@@ -77,7 +78,8 @@ describe('notifications', () => {
   });
 
   test('what one server process sends, another one on the same database receives', { skip: onlyOnPostgres('SQLite has no channel between processes') }, async () => {
-    const second = await startTestCoordinator({ DATABASE_URL: first.config.databaseUrl });
+    // The same database, hence the same DATA_DIR (its server secret) too.
+    const second = await startTestCoordinator({ DATABASE_URL: first.config.databaseUrl, DATA_DIR: first.config.dataDir });
     try {
       const there = await collect(second, 'across', 2);
       const here = await collect(first, 'across', 2);

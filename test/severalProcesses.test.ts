@@ -9,7 +9,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { openDatabase, type Db } from '../src/store/db.js';
+import { TokenVault } from '../src/store/tokenVault.js';
+import { loadOrCreateSecretKey } from '../src/domain/secretKey.js';
 import { migrationSource } from '../src/store/migrations.js';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -57,7 +60,9 @@ describe('start-up migrations with several processes starting together', () => {
     for (let round = 0; round < 3; round++) {
       const dataDir = tempDir();
       const database = await freshDatabase(dataDir);
-      const handles = await Promise.all(Array.from({ length: 4 }, () => openDatabase(database.url)));
+      // One server secret, as every process sharing a database must have.
+      const vault = new TokenVault(randomBytes(32));
+      const handles = await Promise.all(Array.from({ length: 4 }, () => openDatabase(database.url, vault)));
       try {
         for (const db of handles) assert.deepEqual(await recordedMigrations(db), await everyMigrationOnce(), `round ${round}`);
         const [lock] = await handles[0]!('knex_migrations_lock').select('*');
@@ -97,7 +102,7 @@ describe('start-up migrations with several processes starting together', () => {
     const other = await fetch(`http://127.0.0.1:${ports[1]}/api/v4/projects/${project.id}`, { headers: { 'PRIVATE-TOKEN': 'admin-token-of-both' } });
     assert.equal(other.status, 200);
     for (const server of servers) assert.doesNotMatch(server.output(), /error/i);
-    const db = await openDatabase(database.url);
+    const db = await openDatabase(database.url, new TokenVault(loadOrCreateSecretKey(path.join(dataDir, 'secret.key'))));
     try {
       assert.deepEqual(await recordedMigrations(db), await everyMigrationOnce());
     } finally {
