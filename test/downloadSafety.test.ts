@@ -1,5 +1,6 @@
 // Issue 9: an artifacts archive is content a build (someone else's code) made. Every download
-// says so to browsers: X-Content-Type-Options: nosniff and Content-Security-Policy: sandbox.
+// says so to browsers: X-Content-Type-Options: nosniff and Content-Security-Policy: sandbox (allow-downloads, so that
+// Chromium still saves it: test/webView.test.ts downloads one).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBuildWorld, type BuildWorld } from './support/runningBuilds.js';
@@ -29,7 +30,7 @@ describe('artifacts downloads carry nosniff and a sandbox CSP', () => {
     ] as const) {
       assert.equal(status, 200, api);
       assert.equal(header('X-Content-Type-Options'), 'nosniff', api);
-      assert.equal(header('Content-Security-Policy'), 'sandbox', api);
+      assert.equal(header('Content-Security-Policy'), 'sandbox allow-downloads', api);
       assert.equal(header('Content-Type'), 'application/octet-stream', api);
       assert.match(String(header('Content-Disposition')), /^attachment; /, api);
     }

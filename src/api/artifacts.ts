@@ -123,7 +123,8 @@ export async function sendArtifacts(ctx: Koa.Context, db: Db, dataDir: string, b
  */
 export const DOWNLOAD_SAFETY_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
-  'Content-Security-Policy': 'sandbox',
+  // allow-downloads: Chromium refuses to save an attachment whose own policy sandboxes it otherwise.
+  'Content-Security-Policy': 'sandbox allow-downloads',
 };
 
 /**
