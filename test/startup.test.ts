@@ -17,6 +17,13 @@ async function serve(env: Record<string, string>): Promise<{ process: StartedPro
   return { process: server, url };
 }
 
+/** Waits (up to 10 s) until the process has written something that matches `pattern`. */
+async function outputMatching(process: StartedProcess, pattern: RegExp): Promise<void> {
+  for (let waited = 0; waited < 10_000 && !pattern.test(process.output()); waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function freshDataDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordinator-serve-'));
   dataDirs.push(dir);
@@ -33,6 +40,8 @@ describe('make serve', () => {
     const dataDir = freshDataDir();
     const env = { DATA_DIR: dataDir, CI_REGISTRATION_TOKEN: '', CI_ADMIN_TOKEN: '' };
     const first = await serve(env);
+    // The start-up lines go through pino-pretty's worker: they may follow the first answer.
+    await outputMatching(first.process, /CI_ADMIN_TOKEN\): [0-9a-f]{30}/);
     const registration = /CI_REGISTRATION_TOKEN\): ([0-9a-f]{30})/.exec(first.process.output())?.[1];
     const admin = /CI_ADMIN_TOKEN\): ([0-9a-f]{30})/.exec(first.process.output())?.[1];
     assert.ok(registration && admin, first.process.output());
