@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import { sendJson } from './respond.js';
-import { isDatabaseUnavailable, isValueOutOfRange } from '../store/errors.js';
+import { isDatabaseUnavailable, isUnstorableText, isValueOutOfRange } from '../store/errors.js';
 
 /** An error that becomes an HTTP answer `{"message": ...}` with the given status. */
 export class HttpError extends Error {
@@ -78,6 +78,10 @@ function answerDatabaseError(ctx: Koa.Context, caught: unknown, log: (line: stri
   }
   if (isValueOutOfRange(caught)) {
     sendJson(ctx, 404, { message: '404 Not Found' });
+    return true;
+  }
+  if (isUnstorableText(caught)) {
+    sendJson(ctx, 400, { message: '400 (Bad request) text with a NUL character' });
     return true;
   }
   return false;

@@ -27,3 +27,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 export function isValueOutOfRange(err: unknown): boolean {
   return (err as { code?: unknown } | undefined)?.code === '22003';
 }
+
+/**
+ * PostgreSQL's text cannot hold a NUL character (22021, and 22P05 for an untranslatable one),
+ * which SQLite stores or compares like any other: text from a request with one is refused.
+ */
+export function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === '22021' || code === '22P05';
+}
