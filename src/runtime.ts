@@ -15,7 +15,8 @@ import { resumeProjectDeletions } from './domain/projectDeletion.js';
 import { BackgroundWork } from './domain/backgroundWork.js';
 import { BuildSignals } from './domain/buildSignals.js';
 import { bindQueueSignals, InMemoryQueueSignals } from './domain/queueSignals.js';
-import { LongPolls } from './domain/longPolls.js';
+import { RunnerQueues } from './domain/longPolls.js';
+import { RunnerContacts } from './domain/runnerContact.js';
 import { ClaimLine } from './domain/claimLine.js';
 import { isPostgres } from './store/db.js';
 import { createLogger, lineLogger, type Logger } from './observability/logger.js';
@@ -48,6 +49,8 @@ export interface RunningCoordinator {
   releaseLongPolls(): void;
   /** Build requests held open right now. */
   longPollsWaiting(): number;
+  /** Settles when every runner contact recorded so far is written (they are written in batches). */
+  flushRunnerContacts(): Promise<void>;
   /** Stops at once: connections in flight are cut (tests, and the end of shutdown()). */
   close(): Promise<void>;
   /**
@@ -86,14 +89,15 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   await removeStaleUploads(config.dataDir, STALE_UPLOAD_MS, clock.now());
   const background = new BackgroundWork();
   background.track(resumeProjectDeletions({ db, config, log }));
+  const runnerContacts = new RunnerContacts(db, clock);
   const metrics = new CoordinatorMetrics(() => databaseFigures(db, clock));
   const queueSignals = new InMemoryQueueSignals();
   bindQueueSignals(db, queueSignals);
-  const longPolls = new LongPolls(queueSignals);
+  const runnerQueues = new RunnerQueues(db, queueSignals);
   const claimLine = new ClaimLine(isPostgres(db) ? POSTGRES_CLAIM_CONCURRENCY : 1);
   const notifications = openNotifications(db, log);
   const shutdownHooks = new ShutdownHooks();
-  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals(), longPolls, claimLine, shutdown: shutdownHooks, notifications });
+  const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals(), runnerQueues, runnerContacts, claimLine, shutdown: shutdownHooks, notifications });
   const handle = app.callback();
   // Once shutting down, every answer (also of a request begun before) closes its connection.
   const answering = new Set<http.ServerResponse>();
@@ -133,11 +137,12 @@ export async function startCoordinator(config: Config, options: StartOptions = {
         return schedule.passesRun;
       },
     },
-    releaseLongPolls: () => longPolls.releaseAll(),
-    longPollsWaiting: () => longPolls.size,
+    releaseLongPolls: () => runnerQueues.releaseAll(),
+    longPollsWaiting: () => runnerQueues.size,
+    flushRunnerContacts: () => runnerContacts.flush(),
     async shutdown() {
       shutdownHooks.begin();
-      longPolls.releaseAll();
+      runnerQueues.releaseAll();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
@@ -148,12 +153,13 @@ export async function startCoordinator(config: Config, options: StartOptions = {
     },
     async close() {
       shutdownHooks.begin();
-      longPolls.close();
+      runnerQueues.close();
       await schedule.stop();
       if (metricsServer) await closeServer(metricsServer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
       await background.settled();
+      await runnerContacts.flush().catch(() => {});
       await queueSignals.close();
       await notifications.close();
       await db.destroy();

@@ -31,6 +31,9 @@ import {
 import type { components } from '../src/generated/api.js';
 import { tokenDigest } from '../src/store/tokenDigests.js';
 import { tokenVaultOf } from '../src/store/tokenVault.js';
+import { startTestCoordinator } from './support/coordinator.js';
+import { ManualClock } from './support/runningBuilds.js';
+import { UserApi } from './support/userApi.js';
 
 type Schemas = components['schemas'];
 
@@ -299,20 +302,29 @@ describe('POST /builds/register with a specific runner (GitLab fixtures)', () =>
   });
 
   test('contact info is refreshed at most once a minute', async () => {
-    const { runner } = await fixture(world, { ciConfig: `${factoryJob('one')}${factoryJob('two')}` });
-    await world.runners.requestBuild(runner.token, { info: { version: '1.0.0' } });
-    const first = await runnerRow(runner.id);
-    await world.runners.requestBuild(runner.token, { info: { version: '2.0.0' } });
-    const second = await runnerRow(runner.id);
-    assert.equal(second.contacted_at, first.contacted_at);
-    assert.equal(second.version, '1.0.0');
-    // Pretend the last contact was two minutes ago (no clock travel across a real server).
-    const stale = new Date(Date.now() - 120_000).toISOString();
-    await world.coordinator.db('runners').where({ id: runner.id }).update({ contacted_at: stale });
-    await world.runners.requestBuild(runner.token, { info: { version: '3.0.0' } });
-    const third = await runnerRow(runner.id);
-    assert.ok(third.contacted_at > stale);
-    assert.equal(third.version, '3.0.0');
+    // Its own server on a manual clock: the server remembers the contact it wrote, so only
+    // time passing (not a row changed behind its back) makes the next one due.
+    const clock = new ManualClock();
+    const coordinator = await startTestCoordinator({}, clock);
+    try {
+      const own: World = { coordinator, api: new UserApi(coordinator.url, coordinator.adminToken), runners: new RunnerApi(coordinator.url) };
+      const row = (id: number) => coordinator.db('runners').where({ id }).first();
+      const { runner } = await fixture(own, { ciConfig: `${factoryJob('one')}${factoryJob('two')}${factoryJob('three')}` });
+      await own.runners.requestBuild(runner.token, { info: { version: '1.0.0' } });
+      const first = await row(runner.id);
+      clock.advance(59_000);
+      await own.runners.requestBuild(runner.token, { info: { version: '2.0.0' } });
+      const second = await row(runner.id);
+      assert.equal(second.contacted_at, first.contacted_at);
+      assert.equal(second.version, '1.0.0');
+      clock.advance(2_000);
+      await own.runners.requestBuild(runner.token, { info: { version: '3.0.0' } });
+      const third = await row(runner.id);
+      assert.equal(third.contacted_at, clock.now().toISOString());
+      assert.equal(third.version, '3.0.0');
+    } finally {
+      await coordinator.stop();
+    }
   });
 
   describe('the payload', () => {

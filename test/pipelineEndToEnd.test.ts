@@ -71,12 +71,14 @@ describe('two runners complete a three-stage pipeline', () => {
     const linuxRunner = await RunnerSimulator.register(coordinator.url, project.runners_token, { description: 'linux', tagList: ['linux'], runUntagged: true }, options);
     pipelineId = (await api.createPipeline(projectId, { ci_config: CI_CONFIG })).id;
 
-    // Both runners poll until the pipeline has nothing left for them; bounded by iterations.
+    // Both runners poll until the pipeline has nothing left for anyone (an idle poll is so cheap
+    // that counting idle polls alone would stop a runner while the other's build still runs).
+    const unfinished = async () => ['created', 'pending', 'running'].includes((await api.getPipeline(projectId, pipelineId)).status);
     const work = async (name: string, runner: RunnerSimulator) => {
-      for (let idle = 0, turns = 0; idle < 10 && turns < 200; turns++) {
+      for (let idle = 0, turns = 0; idle < 10 && turns < 1000; turns++) {
         const build = await runner.requestBuild();
         if (!build) {
-          idle++;
+          idle = (await unfinished()) ? 0 : idle + 1;
           await new Promise((resolve) => setTimeout(resolve, 20));
           continue;
         }

@@ -1,5 +1,5 @@
 import { finalStateFrom, finishBuild } from '../domain/buildQueue.js';
-import { pollingRunnerFor, requestBuild } from '../domain/buildRequest.js';
+import { requestBuild } from '../domain/buildRequest.js';
 import { clientGoneSignal } from '../http/clientGone.js';
 import { buildDetailsPayload } from '../domain/buildPayload.js';
 import { recordRunnerContact } from '../domain/runnerContact.js';
@@ -9,7 +9,6 @@ import { pathInteger, type AppDeps, type Handler, type JsonBody, type OperationH
 import { annotateRequest } from '../http/requestContext.js';
 import { sendJson, sendNoContent } from '../http/respond.js';
 import { findBuild } from '../store/builds.js';
-import { findRunner } from '../store/runners.js';
 import { findLiveProject } from '../store/projects.js';
 import { authenticateRunner } from './runnerAuth.js';
 
@@ -19,31 +18,37 @@ import { authenticateRunner } from './runnerAuth.js';
  */
 const RUNNER_USER_AGENT = /gitlab-ci-multi-runner \d+\.\d+\.\d+(~beta\.\d+\.g[0-9a-f]+)? /;
 
+/** The runner's queue version when it got no build; it sends it back as `last_update` (GitLab 9+). */
+export const LAST_UPDATE_HEADER = 'X-GitLab-Last-Update';
+
 /** GitLab's wording when a record lookup fails (lower-case "found"), which PUT answers. */
 const buildNotFound = () => new HttpError(404, '404 Not found');
 
 export function buildHandlers(deps: AppDeps): OperationHandlers {
-  const { db, clock, metrics, buildSignals, config } = deps;
+  const { db, clock, metrics, buildSignals, config, runnerQueues, runnerContacts } = deps;
   const register: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'registerBuild'>;
     const gone = clientGoneSignal(ctx);
-    const runner = await authenticateRunner(db, body.token, 'v1').catch((refusal: unknown) => {
+    // The runner as this process knows it (src/domain/longPolls.ts): no database read while
+    // nothing about it changed, and an announced change is seen at once.
+    const entry = await runnerQueues.lookup(body.token, 'v1');
+    if (!entry) {
       metrics.buildRequest('v1', 'forbidden');
-      throw refusal;
-    });
+      throw forbidden();
+    }
+    const { runner } = entry.polling;
+    annotateRequest({ runnerId: runner.id });
     if (!runner.active) {
       metrics.buildRequest('v1', 'paused');
       throw notFound();
     }
-    await recordRunnerContact(db, clock, runner, body.info);
-    const outcome = await requestBuild(deps, await pollingRunnerFor(db, runner), {
+    await runnerContacts.record(runner, body.info);
+    const outcome = await requestBuild(deps, entry, {
       api: 'v1',
       holdMs: config.longPollMs,
       gone,
-      reload: async () => {
-        const current = await findRunner(db, runner.id);
-        return current && pollingRunnerFor(db, current);
-      },
+      lastUpdate: body.last_update,
+      reload: () => runnerQueues.lookup(body.token, 'v1'),
     });
     switch (outcome.kind) {
       case 'build': {
@@ -60,8 +65,10 @@ export function buildHandlers(deps: AppDeps): OperationHandlers {
       case 'paused':
         metrics.buildRequest('v1', 'paused');
         throw notFound();
-      case 'gone':
       case 'none':
+        ctx.set(LAST_UPDATE_HEADER, outcome.version);
+        break;
+      case 'gone':
         break;
     }
     metrics.buildRequest('v1', 'none');

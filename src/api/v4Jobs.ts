@@ -4,8 +4,7 @@
  * state change is jobUpdate.ts.
  */
 import { loadBuildContext } from '../domain/buildPayload.js';
-import { pollingRunnerFor, requestBuild } from '../domain/buildRequest.js';
-import { currentQueueVersion } from '../domain/queueVersion.js';
+import { requestBuild } from '../domain/buildRequest.js';
 import { updateJobState, type JobStateUpdate } from '../domain/jobUpdate.js';
 import { recordRunnerContact } from '../domain/runnerContact.js';
 import { clientGoneSignal } from '../http/clientGone.js';
@@ -13,41 +12,41 @@ import { forbidden, HttpError } from '../http/errors.js';
 import type { AppDeps, JsonBody, OperationHandlers } from '../http/handlers.js';
 import { annotateRequest } from '../http/requestContext.js';
 import { sendJson, sendNoContent, sendText } from '../http/respond.js';
-import { recordRunnerManager } from '../store/runnerManagers.js';
 import { findRunner } from '../store/runners.js';
 import { requireUpdatableJob, setJobStatus, traceUpdateInterval } from './jobAccess.js';
 import { presentJobPayload } from './jobPayload.js';
-import { authenticateRunner } from './runnerAuth.js';
+import { LAST_UPDATE_HEADER } from './builds.js';
 
 const STATES: ReadonlySet<string> = new Set(['running', 'success', 'failed']);
 
 export function v4JobHandlers(deps: AppDeps): OperationHandlers {
-  const { db, clock, metrics, buildSignals, config } = deps;
+  const { db, clock, metrics, buildSignals, config, runnerQueues, runnerContacts } = deps;
   return {
     async requestJob(c, ctx) {
       const body = c.request.requestBody as JsonBody<'requestJob'>;
       const gone = clientGoneSignal(ctx);
-      const runner = await authenticateRunner(db, body.token, 'v4').catch((refusal: unknown) => {
+      // The runner as this process knows it (src/domain/longPolls.ts), as for v1.
+      const entry = await runnerQueues.lookup(body.token, 'v4');
+      if (!entry) {
         metrics.buildRequest('v4', 'forbidden');
-        throw refusal;
-      });
-      // GitLab records a v4 runner's contact (and its host, system_id) before anything else, paused or not.
-      await recordRunnerContact(db, clock, runner, body.info);
-      if (body.system_id) await recordRunnerManager(db, runner.id, body.system_id, clock.now().toISOString());
-      // Taken before the search, as GitLab did: a build queued during the search changes it.
-      const queueVersion = currentQueueVersion(runner, clock);
+        throw forbidden();
+      }
+      const { runner } = entry.polling;
+      annotateRequest({ runnerId: runner.id });
+      // GitLab records a v4 runner's contact (and its host, system_id) before anything else, paused or
+      // not; here in batches with other runners' (never a write per poll).
+      await runnerContacts.record(runner, body.info);
+      if (body.system_id) await runnerContacts.recordManager(runner.id, body.system_id);
       const outcome = runner.active
-        ? await requestBuild(deps, await pollingRunnerFor(db, runner), {
+        ? await requestBuild(deps, entry, {
             api: 'v4',
             holdMs: config.longPollMs,
             gone,
-            reload: async () => {
-              const current = await findRunner(db, runner.id);
-              return current && pollingRunnerFor(db, current);
-            },
+            lastUpdate: body.last_update,
+            reload: () => runnerQueues.lookup(body.token, 'v4'),
             cancelGracefully: body.info?.features?.cancel_gracefully === true,
           })
-        : ({ kind: 'paused' } as const);
+        : ({ kind: 'paused', version: entry.version } as const);
       switch (outcome.kind) {
         case 'build': {
           const { build } = outcome;
@@ -65,7 +64,7 @@ export function v4JobHandlers(deps: AppDeps): OperationHandlers {
         case 'none':
           // v4 runners expect 204 for all of these, never 404 (a paused runner too).
           metrics.buildRequest('v4', outcome.kind === 'paused' ? 'paused' : 'none');
-          ctx.set('X-GitLab-Last-Update', queueVersion);
+          ctx.set(LAST_UPDATE_HEADER, 'version' in outcome ? outcome.version : entry.version);
           sendNoContent(ctx);
       }
     },

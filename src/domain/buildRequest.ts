@@ -1,18 +1,18 @@
 /**
  * A runner's "anything for me?" (v1 builds/register, v4 jobs/request): claim the first
  * build it may take; when there is none, hold the request (long polling) until one is
- * queued for it or the time is up. Every attempt claims atomically through the queue.
+ * queued for it or the time is up. Every attempt claims atomically through the queue; an
+ * attempt at a queue version whose scan already found nothing costs no database work.
  */
 import type { Db } from '../store/db.js';
 import type { BuildRecord } from '../store/builds.js';
 import { unclaimBuild } from '../store/buildQueue.js';
 import { markBuildHandedOut } from '../store/jobStates.js';
-import { listRunnerProjectIds, type RunnerRecord } from '../store/runners.js';
 import type { CoordinatorMetrics, RunnerApi } from '../observability/metrics.js';
 import { assignNextBuild } from './buildQueue.js';
 import type { ClaimLine } from './claimLine.js';
 import type { Clock } from './clock.js';
-import type { LongPolls, PollingRunner } from './longPolls.js';
+import type { RunnerEntry, RunnerQueues } from './longPolls.js';
 import { processPipeline } from './pipelineProcessing.js';
 import { announcePendingBuilds } from './queueAnnouncements.js';
 
@@ -20,7 +20,7 @@ export interface BuildRequestDeps {
   db: Db;
   clock: Clock;
   metrics: CoordinatorMetrics;
-  longPolls: LongPolls;
+  runnerQueues: RunnerQueues;
   claimLine: ClaimLine;
 }
 
@@ -30,48 +30,60 @@ export interface BuildRequestOptions {
   holdMs: number;
   /** Aborts when the client went away. */
   gone: AbortSignal;
-  /** Reads the runner again after it changed: undefined once deleted. */
-  reload(): Promise<PollingRunner | undefined>;
+  /** The queue version the runner last saw (`last_update`), when it sent one. */
+  lastUpdate: string | undefined;
+  /** Reads the runner again after it changed: undefined once deleted or no longer known by its token. */
+  reload(): Promise<RunnerEntry | undefined>;
   /** v4: the runner sent `features.cancel_gracefully`, so a user cancel of its build goes through `canceling`. */
   cancelGracefully?: boolean;
 }
 
 export type BuildRequestOutcome =
   | { kind: 'build'; build: BuildRecord; claimSeconds: number }
-  | { kind: 'none' }
+  /** Nothing for it: `version` is what it echoes next time (X-GitLab-Last-Update). */
+  | { kind: 'none'; version: string }
   /** The client hung up: nothing to answer, nothing taken. */
   | { kind: 'gone' }
   /** Deleted or paused while its request was held. */
   | { kind: 'deleted' }
   | { kind: 'paused' };
 
-export async function requestBuild(deps: BuildRequestDeps, first: PollingRunner, options: BuildRequestOptions): Promise<BuildRequestOutcome> {
+export async function requestBuild(deps: BuildRequestDeps, first: RunnerEntry, options: BuildRequestOptions): Promise<BuildRequestOutcome> {
   const deadline = performance.now() + options.holdMs;
-  let polling = first;
+  let entry = first;
+  let seen = options.lastUpdate;
   for (;;) {
     if (options.gone.aborted) return { kind: 'gone' };
-    const claimStarted = performance.now();
-    const build = await deps.claimLine.run(async () => (options.gone.aborted ? undefined : assignNextBuild(deps.db, deps.clock, polling.runner)));
-    if (build) {
-      if (!options.gone.aborted) {
-        const handedOut = await markHandedOut(deps.db, build, options);
-        return { kind: 'build', build: handedOut, claimSeconds: (performance.now() - claimStarted) / 1000 };
+    // Read before the scan: a build queued during the scan changes the version, so it is not missed.
+    const version = entry.version;
+    if (entry.emptyAt !== version && seen !== version) {
+      const claimStarted = performance.now();
+      const build = await deps.claimLine.run(async () => (options.gone.aborted ? undefined : assignNextBuild(deps.db, deps.clock, entry.polling.runner)));
+      if (build) {
+        entry.emptyAt = undefined;
+        if (!options.gone.aborted) {
+          const handedOut = await markHandedOut(deps.db, build, options);
+          return { kind: 'build', build: handedOut, claimSeconds: (performance.now() - claimStarted) / 1000 };
+        }
+        // The client left while its build was being claimed: give the build back to the queue.
+        await handBack(deps, build);
+        return { kind: 'gone' };
       }
-      // The client left while its build was being claimed: give the build back to the queue.
-      await handBack(deps, build);
-      return { kind: 'gone' };
+      entry.emptyAt = version;
     }
+    seen = undefined;
+    if (entry.version !== version) continue;
     const remaining = deadline - performance.now();
-    if (remaining <= 0) return { kind: 'none' };
+    if (remaining <= 0 || deps.runnerQueues.released) return { kind: 'none', version };
     const stopWaiting = deps.metrics.longPollWaiting(options.api);
-    const reason = await deps.longPolls.wait(polling, remaining, options.gone).finally(stopWaiting);
+    const reason = await deps.runnerQueues.wait(entry, remaining, options.gone).finally(stopWaiting);
     if (reason === 'gone') return { kind: 'gone' };
-    if (reason === 'timeout' || reason === 'released') return { kind: 'none' };
+    if (reason === 'timeout' || reason === 'released') return { kind: 'none', version: entry.version };
     if (reason === 'runner-changed') {
       const reloaded = await options.reload();
       if (!reloaded) return { kind: 'deleted' };
-      if (!reloaded.runner.active) return { kind: 'paused' };
-      polling = reloaded;
+      if (!reloaded.polling.runner.active) return { kind: 'paused' };
+      entry = reloaded;
     }
   }
 }
@@ -88,10 +100,4 @@ async function handBack(deps: BuildRequestDeps, build: BuildRecord): Promise<voi
   if (!(await unclaimBuild(deps.db, build.id, build.runnerId ?? 0))) return;
   await processPipeline(deps.db, build.pipelineId, deps.clock);
   await announcePendingBuilds(deps.db, [build]);
-}
-
-/** What a runner's held request is woken by: the runner, and its projects when its picks depend on them. */
-export async function pollingRunnerFor(db: Db, runner: RunnerRecord): Promise<PollingRunner> {
-  const needsProjects = !runner.isShared || runner.locked;
-  return { runner, projectIds: new Set(needsProjects ? await listRunnerProjectIds(db, runner.id) : []) };
 }

@@ -1,29 +1,55 @@
 /**
- * Held build requests (long polling): a runner's request waits here until a build it may
- * take is queued, its settings change, its client goes away, its time is up, or the
- * process releases every waiter on shutdown. Nothing here touches the database: a woken
- * request claims through the queue as any other request does.
+ * What this process knows about the runners that poll it, kept without asking the
+ * database on every poll, and correct because every change to the queue is announced
+ * (queueSignals.ts) to every process:
+ *
+ * - the runner a token names (the authentication of builds/register): dropped the moment
+ *   the runner is changed, paused or deleted anywhere, so its next poll reads it again;
+ * - its queue version, GitLab's `X-GitLab-Last-Update`: a new one each time a build it may
+ *   take is queued; a poll at a version whose scan found nothing needs no database work;
+ * - its held requests (long polling), woken by the same announcements.
+ *
+ * What is derived from announcements is also forgotten after ENTRY_LIFETIME_MS, so that
+ * one that never arrived (a process that died between its commit and its NOTIFY, or two
+ * processes sharing a SQLite file) costs at most that long.
  */
-import type { RunnerRecord } from '../store/runners.js';
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import { listRunnerProjectIds, type RunnerApiVersion, type RunnerRecord } from '../store/runners.js';
+import { tokenDigest } from '../store/tokenDigests.js';
 import { canPick } from './buildQueue.js';
 import type { QueueEvent, QueueSignals } from './queueSignals.js';
+import { runnerSpeaking } from './runnerRegistration.js';
 
-/** The rules a waiting runner is woken by: its settings and, for a specific or locked runner, its projects. */
+/** The rules a runner's requests are woken by: its settings and, for a specific or locked runner, its projects. */
 export interface PollingRunner {
   runner: RunnerRecord;
   projectIds: ReadonlySet<number>;
 }
 
 /**
- * Why a wait ended: `queued` (a build it may take), `runner-changed` (re-read the runner),
- * `timeout`, `gone` (the client hung up), `released` (the process is shutting down).
+ * Why a wait ended: `queued` (a build it may take), `runner-changed` (read the runner
+ * again), `timeout`, `gone` (the client hung up), `released` (the process is shutting down).
  */
 export type WakeReason = 'queued' | 'runner-changed' | 'timeout' | 'gone' | 'released';
 
-interface Waiter {
-  polling: PollingRunner;
-  wake(reason: WakeReason): void;
+/** One runner as this process knows it. */
+export interface RunnerEntry {
+  readonly polling: PollingRunner;
+  /** Its queue version now: changes whenever a build it may take is queued. */
+  version: string;
+  /** The version at which its last scan of the queue found nothing. */
+  emptyAt: string | undefined;
+  /** Replaced by a fresher entry (the runner changed, or the entry grew old): read the runner again. */
+  stale: boolean;
+  readonly loadedAt: number;
+  readonly waiters: Set<(reason: WakeReason) => void>;
 }
+
+/** How long an entry is trusted without any announcement about it. */
+export const ENTRY_LIFETIME_MS = 15_000;
+/** Runners remembered at most; beyond, the oldest are forgotten (they are read again when they poll). */
+const MAX_ENTRIES = 100_000;
 
 /** Whether a build of this announcement is one the runner may take (Ci::Runner#can_pick? plus the queue's scope). */
 export function mayTake({ runner, projectIds }: PollingRunner, event: Extract<QueueEvent, { kind: 'builds' }>): boolean {
@@ -31,41 +57,82 @@ export function mayTake({ runner, projectIds }: PollingRunner, event: Extract<Qu
   return event.tagLists.some((tagList) => canPick(runner, projectIds, { projectId: event.projectId, tagList }));
 }
 
-export class LongPolls {
-  private readonly waiters = new Set<Waiter>();
+/** What a runner's requests are woken by, read from the database. */
+export async function pollingRunnerFor(db: Db, runner: RunnerRecord): Promise<PollingRunner> {
+  const needsProjects = !runner.isShared || runner.locked;
+  return { runner, projectIds: new Set(needsProjects ? await listRunnerProjectIds(db, runner.id) : []) };
+}
+
+export class RunnerQueues {
+  /** By token digest: no runner token is kept in memory either. */
+  private readonly entries = new Map<string, RunnerEntry>();
+  private readonly digestsById = new Map<number, string>();
   private readonly unsubscribe: () => void;
+  // A version from another process or an earlier start of this one never matches by accident.
+  private readonly epoch = randomBytes(6).toString('hex');
+  private versions = 0;
+  /** Counts announcements about runners, to tell whether one arrived while a runner was being read. */
+  private runnerChanges = 0;
+  private waiting = 0;
   private releasing = false;
 
-  constructor(signals: QueueSignals) {
+  constructor(
+    private readonly db: Db,
+    signals: QueueSignals,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.unsubscribe = signals.subscribe((event) => this.onEvent(event));
   }
 
   /** Requests held right now. */
   get size(): number {
-    return this.waiters.size;
+    return this.waiting;
   }
 
-  /** Whether the process is shutting down: a request should then answer "no build" at once instead of waiting. */
-  get released(): boolean {
-    return this.releasing;
+  /** The runner this token names, speaking `api`; undefined for an unknown token (never remembered). */
+  async lookup(token: string | undefined, api: RunnerApiVersion): Promise<RunnerEntry | undefined> {
+    if (!token) return undefined;
+    const digest = tokenDigest(token);
+    const known = this.entries.get(digest);
+    if (known && !known.stale && this.now() - known.loadedAt < ENTRY_LIFETIME_MS) {
+      return known.polling.runner.apiVersion === api ? known : undefined;
+    }
+    const changesBefore = this.runnerChanges;
+    const runner = await runnerSpeaking(this.db, token, api);
+    if (!runner) return undefined;
+    const polling = await pollingRunnerFor(this.db, runner);
+    const entry: RunnerEntry = { polling, version: this.nextVersion(), emptyAt: undefined, stale: false, loadedAt: this.now(), waiters: new Set() };
+    // A runner changed while this one was being read: what was read may predate it, so use it once, never remember it.
+    if (this.runnerChanges !== changesBefore) {
+      entry.stale = true;
+      return entry;
+    }
+    const replaced = this.entries.get(digest);
+    if (replaced) this.retire(replaced);
+    this.entries.set(digest, entry);
+    this.digestsById.set(runner.id, digest);
+    this.forgetOldest();
+    return entry;
   }
 
-  /** Holds until something this runner cares about happens, `ms` pass, or `gone` aborts. */
-  wait(polling: PollingRunner, ms: number, gone: AbortSignal): Promise<WakeReason> {
+  /** Holds until the entry's version changes, the runner changes, `ms` pass, or `gone` aborts. */
+  wait(entry: RunnerEntry, ms: number, gone: AbortSignal): Promise<WakeReason> {
     if (gone.aborted) return Promise.resolve('gone');
     if (this.releasing) return Promise.resolve('released');
+    if (entry.stale) return Promise.resolve('runner-changed');
     return new Promise<WakeReason>((resolve) => {
-      const waiter: Waiter = { polling, wake: (reason) => finish(reason) };
       const onGone = () => finish('gone');
       const timer = setTimeout(() => finish('timeout'), ms);
       // Everything a waiter holds is released in one place, whichever way it ends.
       const finish = (reason: WakeReason) => {
-        if (!this.waiters.delete(waiter)) return;
+        if (!entry.waiters.delete(finish)) return;
+        this.waiting -= 1;
         clearTimeout(timer);
         gone.removeEventListener('abort', onGone);
         resolve(reason);
       };
-      this.waiters.add(waiter);
+      entry.waiters.add(finish);
+      this.waiting += 1;
       gone.addEventListener('abort', onGone, { once: true });
     });
   }
@@ -76,7 +143,12 @@ export class LongPolls {
    */
   releaseAll(): void {
     this.releasing = true;
-    for (const waiter of [...this.waiters]) waiter.wake('released');
+    for (const entry of this.entries.values()) wakeAll(entry, 'released');
+  }
+
+  /** Whether the process is shutting down: a request then answers "no build" at once. */
+  get released(): boolean {
+    return this.releasing;
   }
 
   close(): void {
@@ -85,12 +157,47 @@ export class LongPolls {
   }
 
   private onEvent(event: QueueEvent): void {
-    for (const waiter of [...this.waiters]) {
-      const { runner } = waiter.polling;
-      if (event.kind === 'builds' && mayTake(waiter.polling, event)) waiter.wake('queued');
-      else if (event.kind === 'runner' && event.runnerId === runner.id) waiter.wake('runner-changed');
-      // After missed announcements, nobody can tell what was queued: everyone looks again.
-      else if (event.kind === 'reset') waiter.wake('queued');
+    if (event.kind === 'builds') {
+      for (const entry of this.entries.values()) {
+        if (!mayTake(entry.polling, event)) continue;
+        entry.version = this.nextVersion();
+        wakeAll(entry, 'queued');
+      }
+    } else if (event.kind === 'runner') {
+      this.runnerChanges += 1;
+      const digest = this.digestsById.get(event.runnerId);
+      const entry = digest === undefined ? undefined : this.entries.get(digest);
+      if (digest !== undefined && entry) this.forget(digest, entry);
+    } else {
+      this.runnerChanges += 1;
+      // After missed announcements nothing derived from them holds: everyone reads again.
+      for (const [digest, entry] of [...this.entries]) this.forget(digest, entry);
     }
   }
+
+  private forget(digest: string, entry: RunnerEntry): void {
+    this.entries.delete(digest);
+    if (this.digestsById.get(entry.polling.runner.id) === digest) this.digestsById.delete(entry.polling.runner.id);
+    this.retire(entry);
+  }
+
+  private retire(entry: RunnerEntry): void {
+    entry.stale = true;
+    wakeAll(entry, 'runner-changed');
+  }
+
+  private forgetOldest(): void {
+    if (this.entries.size <= MAX_ENTRIES) return;
+    const [digest, entry] = this.entries.entries().next().value as [string, RunnerEntry];
+    this.forget(digest, entry);
+  }
+
+  private nextVersion(): string {
+    this.versions += 1;
+    return `${this.epoch}-${this.versions.toString(36)}`;
+  }
+}
+
+function wakeAll(entry: RunnerEntry, reason: WakeReason): void {
+  for (const wake of [...entry.waiters]) wake(reason);
 }

@@ -7,7 +7,8 @@ import type { BuildSignals } from '../domain/buildSignals.js';
 import type { ShutdownHooks } from '../domain/shutdownHooks.js';
 import type { Clock } from '../domain/clock.js';
 import type { ClaimLine } from '../domain/claimLine.js';
-import type { LongPolls } from '../domain/longPolls.js';
+import type { RunnerQueues } from '../domain/longPolls.js';
+import type { RunnerContacts } from '../domain/runnerContact.js';
 import type { InstanceTokens } from '../domain/instanceTokens.js';
 import type { Db } from '../store/db.js';
 import type { Notifications } from '../store/notifications.js';
@@ -28,8 +29,10 @@ export interface AppDeps {
   background: BackgroundWork;
   /** Say here when a build changed, so live traces in this process show it at once. */
   buildSignals: BuildSignals;
-  /** Held build requests (long polling), woken by the queue's announcements. */
-  longPolls: LongPolls;
+  /** The runners polling this process: their authentication, queue versions and held requests. */
+  runnerQueues: RunnerQueues;
+  /** Build requests' runner contacts, written in batches (group commit). */
+  runnerContacts: RunnerContacts;
   /** Build requests take their turn at the queue here, in arrival order. */
   claimLine: ClaimLine;
   /** Issue 9: register here what must end when a graceful shutdown begins (long answers). */
