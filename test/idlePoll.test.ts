@@ -8,6 +8,8 @@ import { startTestCoordinator, type TestCoordinator } from './support/coordinato
 import { RunnerAdminApi } from './support/runnerAdminApi.js';
 import { RunnerApi, type BuildDetails, type RawReply } from './support/runnerApi.js';
 import { UserApi } from './support/userApi.js';
+import { V4Api } from './support/v4Api.js';
+import { registerTestRunner } from './support/v4Runners.js';
 
 const LAST_UPDATE = 'x-gitlab-last-update';
 
@@ -129,5 +131,22 @@ describe('idle polls', () => {
     const transactions = polling.filter((sql) => /^begin/i.test(sql)).length;
     assert.ok(transactions < registered.length, `${transactions} transactions for ${registered.length} first contacts`);
     for (const runner of registered) assert.equal((await admin.details(runner.id)).version, '1.11.5');
+  });
+
+  test('v4 jobs/request: 204 with X-GitLab-Last-Update, idle polls without a query (system_id recorded once a minute), a new job found at once', async () => {
+    const v4 = new V4Api(coordinator.url);
+    const project = await api.createProject();
+    const runner = await registerTestRunner(coordinator.url, project.runners_token, { run_untagged: true });
+    const first = await v4.requestJob(runner.token, { system_id: 's_0123456789ab' });
+    const version = noBuild(first);
+    const idle = await queriesDuring(async () => {
+      for (let i = 0; i < 10; i += 1) {
+        assert.equal(noBuild(await v4.requestJob(runner.token, { last_update: version, system_id: 's_0123456789ab' })), version);
+      }
+    });
+    assert.deepEqual(idle, []);
+    await api.createPipeline(project.id, { ci_config: jobs('v4-job') });
+    const reply = await v4.requestJob(runner.token, { last_update: version });
+    assert.equal(reply.status, 201, reply.text);
   });
 });
