@@ -194,7 +194,8 @@ export class RunnerQueues {
 
   private nextVersion(): string {
     this.versions += 1;
-    return `${this.epoch}-${this.versions.toString(36)}`;
+    // Hex only, as GitLab's values were: the fixed-length epoch, then the counter.
+    return `${this.epoch}${this.versions.toString(16)}`;
   }
 }
 
