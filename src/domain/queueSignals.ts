@@ -4,7 +4,9 @@
  * process sharing the database must hear every announcement: in one process an in-memory
  * fan-out does it; with PostgreSQL, LISTEN/NOTIFY carries them (see notes in README).
  */
+import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/db.js';
+import type { Notifications } from '../store/notifications.js';
 
 export type QueueEvent =
   /** Builds of a project became pending (new pipeline, next stage, retry, play). */
@@ -66,4 +68,75 @@ export function queueSignalsOf(db: Db): QueueSignals {
   let signals = boundSignals.get(db);
   if (!signals) boundSignals.set(db, (signals = new InMemoryQueueSignals()));
   return signals;
+}
+
+/** The channel queue announcements travel on between processes. */
+export const QUEUE_CHANNEL = 'coordinator_queue';
+/** Below PostgreSQL's 8,000-byte payload limit, with room for the envelope. */
+const MAX_PAYLOAD_CHARS = 7000;
+
+/**
+ * Announcements for several processes sharing one database, over the store's notifications
+ * (PostgreSQL LISTEN/NOTIFY; on SQLite the same API stays within the process). This process's
+ * listeners hear its own announcements at once; its echo from the database is recognised by
+ * the origin id and dropped. When the listening connection is lost or comes back, listeners
+ * get 'reset': announcements may have been missed meanwhile.
+ */
+export class NotifyingQueueSignals implements QueueSignals {
+  private readonly local = new InMemoryQueueSignals();
+  private readonly origin = randomBytes(8).toString('hex');
+  private stopListening: (() => Promise<void>) | undefined;
+  private stopWatching: (() => void) | undefined;
+
+  private constructor(
+    private readonly notifications: Notifications,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  static async open(notifications: Notifications, log: (line: string) => void): Promise<NotifyingQueueSignals> {
+    const signals = new NotifyingQueueSignals(notifications, log);
+    signals.stopWatching = notifications.onConnectionChange(() => signals.local.publish({ kind: 'reset' }));
+    signals.stopListening = await notifications.listen(QUEUE_CHANNEL, (payload) => signals.received(payload));
+    return signals;
+  }
+
+  publish(event: QueueEvent): void {
+    this.local.publish(event);
+    this.notifications.notify(QUEUE_CHANNEL, this.payloadFor(event)).catch((err: unknown) => {
+      this.log(`error: queue announcement not sent (other processes notice within their cache lifetime): ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+
+  subscribe(listener: QueueListener): () => void {
+    return this.local.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    this.stopWatching?.();
+    await this.stopListening?.();
+    await this.local.close();
+  }
+
+  private payloadFor(event: QueueEvent): string {
+    if (event.kind === 'builds') {
+      // One entry per distinct tag list: a pipeline of 500 alike jobs is one announcement.
+      const tagLists = [...new Map(event.tagLists.map((tags) => [JSON.stringify([...tags].sort()), tags])).values()];
+      const payload = JSON.stringify({ origin: this.origin, event: { ...event, tagLists } });
+      // Too many distinct tag lists for one notification: everyone looks again instead.
+      if (payload.length <= MAX_PAYLOAD_CHARS) return payload;
+      return JSON.stringify({ origin: this.origin, event: { kind: 'reset' } });
+    }
+    return JSON.stringify({ origin: this.origin, event });
+  }
+
+  private received(payload: string): void {
+    let message: { origin?: unknown; event?: QueueEvent };
+    try {
+      message = JSON.parse(payload) as typeof message;
+    } catch {
+      return;
+    }
+    if (message.origin === this.origin || !message.event) return;
+    this.local.publish(message.event);
+  }
 }
