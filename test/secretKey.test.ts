@@ -25,7 +25,8 @@ describe('CI_SECRET_KEY_FILE', () => {
   test('is generated on first start with mode 0600 and kept: sealed tokens still open after a restart', async () => {
     const keyFile = path.join(freshDir('coordinator-key-'), 'nested', 'secret.key');
     const dataDir = freshDir('coordinator-keyed-');
-    const env = { DATA_DIR: dataDir, CI_SECRET_KEY_FILE: keyFile };
+    // One database file across the restarts, on either store's run.
+    const env = { DATA_DIR: dataDir, DATABASE_URL: `sqlite:${path.join(dataDir, 'coordinator.sqlite3')}`, CI_SECRET_KEY_FILE: keyFile };
     const world = await startBuildWorld(env);
     const running = await world.builds.start();
     const key = fs.readFileSync(keyFile, 'utf8');
@@ -52,7 +53,7 @@ describe('CI_SECRET_KEY_FILE', () => {
 
   test('another key for the same database is refused at start, with a clear message', async () => {
     const dataDir = freshDir('coordinator-keyed-');
-    await (await startTestCoordinator({ DATA_DIR: dataDir })).stop();
+    await (await startTestCoordinator({ DATA_DIR: dataDir, DATABASE_URL: `sqlite:${path.join(dataDir, 'coordinator.sqlite3')}` })).stop();
     const otherKey = path.join(freshDir('coordinator-key-'), 'other.key');
     const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, CI_SECRET_KEY_FILE: otherKey, HOUSEKEEPING_INTERVAL_SECONDS: '0' });
     await assert.rejects(startCoordinator(config, { log: () => {} }), /CI_SECRET_KEY_FILE holds another key/);
