@@ -75,8 +75,10 @@ soak: $(GENERATED)
 audit: $(INSTALLED)
 	npm audit --omit=dev --audit-level=high
 
+# Every scenario in bench/ (BENCH=name,name picks some); those that compare stores run on SQLite
+# and on a throwaway PostgreSQL cluster with durable commits (test/postgres/run.sh).
 bench: $(GENERATED)
-	node --import tsx bench/run.ts
+	POSTGRES_DURABLE=1 bash test/postgres/run.sh node --import tsx bench/run.ts
 
 clean:
 	rm -rf $(GENERATED) .tmp

@@ -1,4 +1,4 @@
-/** `make bench`: every scenario, one after the other, printing its figures. */
+/** `make bench`: every scenario, one after the other, printing its figures. `BENCH=a,b` runs only those. */
 import { benchParameterForms } from './parameterForms.js';
 import { benchRegisterPoll } from './registerPoll.js';
 import { benchTraceAppend } from './traceAppend.js';
@@ -9,7 +9,9 @@ const scenarios: [string, () => Promise<string[]>][] = [
   ['parameter forms', benchParameterForms],
 ];
 
+const picked = process.env.BENCH?.split(',').map((name) => name.trim().toLowerCase());
 for (const [name, run] of scenarios) {
+  if (picked && !picked.includes(name)) continue;
   console.log(`## ${name}`);
   for (const line of await run()) console.log(line);
 }

@@ -1,3 +1,7 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import Koa from 'koa';
 import { startTestCoordinator, type TestCoordinator } from '../test/support/coordinator.js';
 import { UserApi } from '../test/support/userApi.js';
 
@@ -37,4 +41,65 @@ export async function postJson(url: string, path: string, body: unknown): Promis
 
 export function formatRate(label: string, count: number, ms: number): string {
   return `${label}: ${count} in ${ms.toFixed(0)} ms = ${((count * 1000) / ms).toFixed(0)}/s`;
+}
+
+/** The stores a scenario compares: SQLite always, PostgreSQL when make bench started a cluster (TEST_DATABASE_URL). */
+export function benchStores(): ('sqlite' | 'postgres')[] {
+  return process.env.TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+}
+
+/** A real coordinator on the given store (see startTestCoordinator). */
+export function startBenchCoordinator(store: 'sqlite' | 'postgres', env: Record<string, string> = {}): Promise<TestCoordinator> {
+  return startTestCoordinator(env, undefined, { store });
+}
+
+/**
+ * The baseline the HTTP targets are stated against: a bare Koa app answering every request
+ * with 204, in this process as the coordinator is, so both share the machine alike.
+ */
+export async function startBareKoa(): Promise<{ url: string; close(): Promise<void> }> {
+  const app = new Koa();
+  app.use((ctx) => {
+    ctx.status = 204;
+  });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface LoadFigures {
+  requestsPerSecond: number;
+  statuses: Record<string, number>;
+  latencyP50: number;
+  latencyP99: number;
+  errors: number;
+}
+
+/** autocannon against one URL: keep-alive connections, a fixed duration, the figures we report. */
+export async function loadTest(options: { url: string; method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string>; connections: number; seconds: number }): Promise<LoadFigures> {
+  const result = await autocannon({
+    url: options.url,
+    method: options.method ?? 'GET',
+    body: options.body,
+    headers: options.headers,
+    connections: options.connections,
+    duration: options.seconds,
+  });
+  const statuses: Record<string, number> = {};
+  for (const [key, value] of Object.entries(result.statusCodeStats ?? {})) statuses[key] = value?.count ?? 0;
+  return {
+    requestsPerSecond: result.requests.average,
+    statuses,
+    latencyP50: result.latency.p50,
+    latencyP99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
 }

@@ -74,9 +74,13 @@ PORT=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", (
 # A throwaway cluster: fsync off makes CREATE DATABASE (one per test coordinator) cheap. The
 # server under test still asks for durable commits; only this cluster's disk writes are lazy.
 # Its socket stays in its own directory; it listens on loopback only.
+# POSTGRES_DURABLE=1 (make bench) keeps PostgreSQL's defaults, so that its figures are those
+# of a server that keeps what it commits.
+LAZY_DISK="-c fsync=off -c full_page_writes=off"
+[[ "${POSTGRES_DURABLE:-}" == 1 ]] && LAZY_DISK=""
 STARTED=1
 "${RUN_AS[@]}" "$BINDIR/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/server.log" -w -t 60 \
-  -o "-p $PORT -k $CLUSTER -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300" \
+  -o "-p $PORT -k $CLUSTER -c listen_addresses=127.0.0.1 $LAZY_DISK -c max_connections=300" \
   start >/dev/null
 
 export TEST_DATABASE_URL="postgres://coordinator@127.0.0.1:$PORT/postgres"

@@ -21,6 +21,8 @@ export interface TestCoordinator extends RunningCoordinator {
 export interface TestCoordinatorOptions {
   /** Receives every log line (JSON) the server writes; without it the server logs nothing. */
   logTo?: DestinationStream;
+  /** The store, when not the run's (benchmarks measure both in one run): PostgreSQL needs TEST_DATABASE_URL. */
+  store?: 'sqlite' | 'postgres';
 }
 
 /**
@@ -33,7 +35,8 @@ export interface TestCoordinatorOptions {
 export async function startTestCoordinator(env: Record<string, string> = {}, clock?: Clock, options: TestCoordinatorOptions = {}): Promise<TestCoordinator> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordinator-test-'));
   // On SQLite the default DATABASE_URL (a file in DATA_DIR) is already fresh.
-  const database = env.DATABASE_URL || !isPostgresRun() ? undefined : await createTestDatabase(dataDir);
+  const onPostgres = options.store ? options.store === 'postgres' : isPostgresRun();
+  const database = env.DATABASE_URL || !onPostgres ? undefined : await createTestDatabase(dataDir);
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
