@@ -19,7 +19,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, startProcess, waitUntilAnswering, type StartedProcess } from '../support/processes.js';
+import { freePort, startServerProcess, type ServerProcess } from '../support/processes.js';
 import { RunnerSimulator, RunnerProtocolError, type BuildPayload, type PatchReply, type UploadResult, type ArtifactsContent, type UploadOptions, type HttpReply } from '../support/runnerSimulator.js';
 import { startTestCoordinator } from '../support/coordinator.js';
 import { onlyOnSqlite } from '../support/database.js';
@@ -104,11 +104,6 @@ class RecordingRunner extends RunnerSimulator {
   }
 }
 
-interface ServerProcess {
-  process: StartedProcess;
-  url: string;
-}
-
 // The server processes it kills keep their data in SQLite (the embedded default); the PostgreSQL
 // run of make test would repeat the SQLite run, so it leaves this file out.
 describe(`crash safety: ${KILLS} SIGKILLs under load (FAULT_SEED ${SEED})`, { skip: onlyOnSqlite('the killed servers run on SQLite') }, () => {
@@ -118,9 +113,8 @@ describe(`crash safety: ${KILLS} SIGKILLs under load (FAULT_SEED ${SEED})`, { sk
   const ledger = new Ledger();
   const random = prng(SEED);
 
-  const start = async (): Promise<ServerProcess> => {
-    const process = startProcess('node', ['--import', 'tsx', 'src/server.ts'], {
-      HOST: '127.0.0.1',
+  const start = (): Promise<ServerProcess> =>
+    startServerProcess({
       PORT: String(port),
       DATA_DIR: dataDir,
       CI_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -129,10 +123,6 @@ describe(`crash safety: ${KILLS} SIGKILLs under load (FAULT_SEED ${SEED})`, { sk
       HOUSEKEEPING_INTERVAL_SECONDS: '0',
       LOG_LEVEL: 'error',
     });
-    const url = `http://127.0.0.1:${port}`;
-    await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output);
-    return { process, url };
-  };
 
   const kill = async (running: ServerProcess): Promise<void> => {
     const exited = once(running.process.child, 'exit');

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, startProcess, waitUntilAnswering, type StartedProcess } from '../support/processes.js';
+import { startServerProcess, type ServerProcess as StartedServer } from '../support/processes.js';
 import { rawExchange } from '../support/rawHttp.js';
 import { RunnerSimulator } from '../support/runnerSimulator.js';
 import { openEventStream } from '../support/sse.js';
@@ -18,17 +18,12 @@ import { UserApi } from '../support/userApi.js';
 const ADMIN_TOKEN = 'admin-token-for-the-shutdown-test';
 const REGISTRATION_TOKEN = 'registration-token-for-the-shutdown-test';
 
-interface ServerProcess {
-  url: string;
-  process: StartedProcess;
+interface ServerProcess extends StartedServer {
   dataDir: string;
 }
 
 async function startServer(dataDir: string, env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
-  const process = startProcess('node', ['--import', 'tsx', 'src/server.ts'], {
-    HOST: '127.0.0.1',
-    PORT: String(port),
+  const started = await startServerProcess({
     DATA_DIR: dataDir,
     CI_ADMIN_TOKEN: ADMIN_TOKEN,
     CI_REGISTRATION_TOKEN: REGISTRATION_TOKEN,
@@ -36,9 +31,7 @@ async function startServer(dataDir: string, env: Record<string, string>): Promis
     LOG_LEVEL: 'warn',
     ...env,
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output);
-  return { url, process, dataDir };
+  return { ...started, dataDir };
 }
 
 /** Sends SIGTERM and resolves with the exit code and how long the exit took. */

@@ -55,3 +55,23 @@ export async function waitUntilAnswering(url: string, timeoutMs: number, describ
     }
   }
 }
+
+/** The real server (src/server.ts) in a child process, answering on `url`. */
+export interface ServerProcess {
+  process: StartedProcess;
+  url: string;
+  port: number;
+}
+
+/**
+ * Starts src/server.ts as its own process on 127.0.0.1 with `env` (PORT picked at run time
+ * when `env` names none, so that a restart can keep a port by passing it again) and waits
+ * until it answers its liveness check.
+ */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const process = startProcess('node', ['--import', 'tsx', 'src/server.ts'], { ...env, HOST: '127.0.0.1', PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output);
+  return { process, url, port };
+}
