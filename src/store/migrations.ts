@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { sealedTokenMigration, tokenDigestMigration } from './tokenDigestMigration.js';
+import { sealedVariableMigration } from './variableSealingMigration.js';
 
 /**
  * The schema, as code so that it ships inside the server. Timestamps are ISO-8601
@@ -285,6 +286,8 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
   '007_1_runner_trigger_token_digests': tokenDigestMigration,
   // Build and runners tokens sealed with CI_SECRET_KEY_FILE's key; generated instance tokens as digests.
   '007_2_sealed_build_and_runners_tokens': sealedTokenMigration,
+  // Issue 9 (secrets at rest): project variables' values sealed with the same key.
+  '008_1_sealed_variable_values': sealedVariableMigration,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import { json } from './rows.js';
 import type { PipelineVariable } from './pipelines.js';
+import { tokenVaultOf } from './tokenVault.js';
 
 /** A project's secret variable. */
 export interface ProjectVariableRecord {
@@ -8,14 +9,17 @@ export interface ProjectVariableRecord {
   value: string;
 }
 
+// Values are kept sealed (`value_sealed`, migration 008) with the server secret's vault, as
+// build tokens are: a dump of the database shows keys, never values.
+
 export async function listProjectVariables(db: Db, projectId: number): Promise<ProjectVariableRecord[]> {
-  const rows: Record<string, unknown>[] = await db('variables').where({ project_id: projectId }).orderBy('key').select('key', 'value');
-  return rows.map(variableFromRow);
+  const rows: Record<string, unknown>[] = await db('variables').where({ project_id: projectId }).orderBy('key').select('key', 'value_sealed');
+  return rows.map((row) => variableFromRow(db, row));
 }
 
 export async function findProjectVariable(db: Db, projectId: number, key: string): Promise<ProjectVariableRecord | undefined> {
-  const row = await db('variables').where({ project_id: projectId, key }).first('key', 'value');
-  return row ? variableFromRow(row) : undefined;
+  const row = await db('variables').where({ project_id: projectId, key }).first('key', 'value_sealed');
+  return row ? variableFromRow(db, row) : undefined;
 }
 
 /**
@@ -24,17 +28,17 @@ export async function findProjectVariable(db: Db, projectId: number, key: string
  */
 export async function insertProjectVariable(db: Db, projectId: number, variable: ProjectVariableRecord): Promise<ProjectVariableRecord | undefined> {
   const [row] = await db('variables')
-    .insert({ project_id: projectId, key: variable.key, value: variable.value })
+    .insert({ project_id: projectId, key: variable.key, value_sealed: tokenVaultOf(db).seal(variable.value) })
     .onConflict(['project_id', 'key'])
     .ignore()
-    .returning(['key', 'value']);
-  return row ? variableFromRow(row) : undefined;
+    .returning(['key']);
+  return row ? { key: String(row.key), value: variable.value } : undefined;
 }
 
 /** The updated variable, or undefined when the project has no variable with that key. */
 export async function updateProjectVariable(db: Db, projectId: number, key: string, value: string): Promise<ProjectVariableRecord | undefined> {
-  const [row] = await db('variables').where({ project_id: projectId, key }).update({ value }).returning(['key', 'value']);
-  return row ? variableFromRow(row) : undefined;
+  const [row] = await db('variables').where({ project_id: projectId, key }).update({ value_sealed: tokenVaultOf(db).seal(value) }).returning(['key']);
+  return row ? { key: String(row.key), value } : undefined;
 }
 
 /** True when a variable was deleted. */
@@ -49,15 +53,16 @@ export async function deleteProjectVariable(db: Db, projectId: number, key: stri
 export async function secretValuesOfBuild(db: Db, projectId: number, pipelineId: number): Promise<string[]> {
   const rows: { source: string; value: unknown }[] = await db('variables')
     .where({ project_id: projectId })
-    .select(db.raw("'project' as source"), 'value')
+    .select(db.raw("'project' as source"), 'value_sealed as value')
     .unionAll((union) => {
       union.from('pipelines').where({ id: pipelineId }).select(db.raw("'pipeline' as source"), 'variables as value');
     });
+  const vault = tokenVaultOf(db);
   return rows.flatMap((row) =>
-    row.source === 'pipeline' ? json<PipelineVariable[]>(row.value, []).map((variable) => variable.value) : [String(row.value)],
+    row.source === 'pipeline' ? json<PipelineVariable[]>(row.value, []).map((variable) => variable.value) : [vault.open(String(row.value))],
   );
 }
 
-function variableFromRow(row: Record<string, unknown>): ProjectVariableRecord {
-  return { key: String(row.key), value: String(row.value) };
+function variableFromRow(db: Db, row: Record<string, unknown>): ProjectVariableRecord {
+  return { key: String(row.key), value: tokenVaultOf(db).open(String(row.value_sealed)) };
 }
