@@ -1,10 +1,12 @@
 /** `make bench`: every scenario, one after the other, printing its figures. `BENCH=a,b` runs only those. */
+import { benchArtifactUpload } from './artifactUpload.js';
 import { benchParameterForms } from './parameterForms.js';
 import { benchRegisterPoll } from './registerPoll.js';
 import { benchTraceAppend } from './traceAppend.js';
 
 const scenarios: [string, () => Promise<string[]>][] = [
   ['trace append', benchTraceAppend],
+  ['artifact upload', benchArtifactUpload],
   ['runner polls', benchRegisterPoll],
   ['parameter forms', benchParameterForms],
 ];
