@@ -72,6 +72,8 @@ interface Server {
 
 interface Upload {
   ms: number;
+  /** The server's CPU time (user + system, all its threads) over the upload. */
+  cpuMs: number;
   rssBeforeMib: number;
   rssPeakMib: number;
   status: number;
@@ -86,6 +88,17 @@ function memoryOf(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(match[1]) / 1024;
 }
 
+/** User + system CPU time of a process so far (every thread), in ms. */
+function cpuTimeOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+/** USER_HZ, 100 on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** POSTs the multipart body chunked (no Content-Length) while sampling the server's RSS. */
 async function upload(server: Server, requestPath: string, headers: Record<string, string>, bytes: number): Promise<Upload> {
   const pid = server.process.child.pid;
@@ -95,6 +108,7 @@ async function upload(server: Server, requestPath: string, headers: Record<strin
   fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
   let rssPeakMib = rssBeforeMib;
   const sampler = setInterval(() => (rssPeakMib = Math.max(rssPeakMib, memoryOf(pid, 'VmRSS'))), SAMPLE_MS);
+  const cpuBefore = cpuTimeOf(pid);
   const started = performance.now();
   try {
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -114,7 +128,7 @@ async function upload(server: Server, requestPath: string, headers: Record<strin
     });
     const ms = performance.now() - started;
     rssPeakMib = Math.max(rssPeakMib, memoryOf(pid, 'VmHWM'));
-    return { ms, rssBeforeMib, rssPeakMib, status, body };
+    return { ms, cpuMs: cpuTimeOf(pid) - cpuBefore, rssBeforeMib, rssPeakMib, status, body };
   } finally {
     clearInterval(sampler);
   }
@@ -233,15 +247,15 @@ export async function benchArtifactUpload(): Promise<string[]> {
     const lines = [
       `${UPLOAD_MIB} MiB chunked multipart upload in ${PIECE_BYTES / 1024} KiB pieces, ${ROUNDS} per server (ABBA order); each server a process of its own`,
       '',
-      '| server | upload | time ms | MiB/s | RSS before MiB | RSS peak MiB | growth MiB |',
-      '|---|---|---|---|---|---|---|',
+      '| server | upload | time ms | MiB/s | server CPU ms | RSS before MiB | RSS peak MiB | growth MiB |',
+      '|---|---|---|---|---|---|---|---|',
     ];
     const order = new Map<string, number>();
     for (const { name, result } of results) {
       const n = (order.get(name) ?? 0) + 1;
       order.set(name, n);
       lines.push(
-        `| ${name} | ${n} | ${result.ms.toFixed(0)} | ${rate(bytes, result.ms).toFixed(0)} | ${mib(result.rssBeforeMib)} | ${mib(result.rssPeakMib)} | ${mib(result.rssPeakMib - result.rssBeforeMib)} |`,
+        `| ${name} | ${n} | ${result.ms.toFixed(0)} | ${rate(bytes, result.ms).toFixed(0)} | ${result.cpuMs.toFixed(0)} | ${mib(result.rssBeforeMib)} | ${mib(result.rssPeakMib)} | ${mib(result.rssPeakMib - result.rssBeforeMib)} |`,
       );
     }
     const of = (name: string) => results.filter((r) => r.name === name).map((r) => r.result);
