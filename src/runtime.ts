@@ -117,7 +117,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   });
   const url = urlOf(server);
   const metricsServer = config.metricsPort === undefined ? undefined : await startMetricsServer(metrics, config.host, config.metricsPort);
-  const housekeepingDeps = { db, clock, dataDir: config.dataDir, stuckBuildTimeoutMs: config.stuckBuildTimeoutMs };
+  const housekeepingDeps = { db, clock, tokens, dataDir: config.dataDir, stuckBuildTimeoutMs: config.stuckBuildTimeoutMs };
   const runOnce = () => runHousekeeping(housekeepingDeps);
   const interval = config.housekeepingIntervalMs;
   const schedule = new HousekeepingSchedule(() => runScheduledHousekeeping(housekeepingDeps, interval), interval, log);

@@ -25,7 +25,7 @@ export const LAST_UPDATE_HEADER = 'X-GitLab-Last-Update';
 const buildNotFound = () => new HttpError(404, '404 Not found');
 
 export function buildHandlers(deps: AppDeps): OperationHandlers {
-  const { db, clock, metrics, buildSignals, config, runnerQueues, runnerContacts } = deps;
+  const { db, clock, metrics, buildSignals, config, runnerQueues, runnerContacts, tokens } = deps;
   const register: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'registerBuild'>;
     const gone = clientGoneSignal(ctx);
@@ -91,7 +91,7 @@ export function buildHandlers(deps: AppDeps): OperationHandlers {
     if (!project) throw forbidden('Project has been deleted!');
     if (build.erasedAt !== null) throw forbidden('Build has been erased!');
     await recordRunnerContact(db, clock, runner, body.info);
-    if (body.trace !== undefined) await replaceTrace(db, build, project, body.trace);
+    if (body.trace !== undefined) await replaceTrace(db, build, project, body.trace, tokens);
     const state = finalStateFrom(body.state);
     // GitLab answered with the state event's result, and null when no state was asked for.
     const finished = state ? await finishBuild(db, clock, build, state) : null;

@@ -15,7 +15,7 @@ import type { ProjectRecord } from '../store/projects.js';
  * the `Range` to send and the build's status after the append.
  */
 export async function appendTraceChunk(
-  { db, config, clock, metrics, buildSignals }: AppDeps,
+  { db, config, clock, metrics, buildSignals, tokens }: AppDeps,
   c: OpenApiContext,
   ctx: Koa.Context,
   build: BuildRecord,
@@ -26,7 +26,7 @@ export async function appendTraceChunk(
   // The spec's pattern guarantees `<digits>-<digits>`.
   const start = Number(contentRange.slice(0, contentRange.indexOf('-')));
   const chunk = await readRawBody(ctx, config.maxBodyBytes);
-  const result = await appendTrace(db, clock, build, project, start, chunk);
+  const result = await appendTrace(db, clock, build, project, start, chunk, tokens);
   const range = `0-${result.length}`;
   if (!result.accepted) throw new HttpError(416, '416 Range Not Satisfiable', { Range: range });
   metrics.traceAppended(result.appended);

@@ -16,6 +16,7 @@ import { findLiveProject } from '../store/projects.js';
 import { claimPeriodicSlot } from '../store/periodicRuns.js';
 import { removeArtifacts } from './artifacts.js';
 import type { Clock } from './clock.js';
+import type { InstanceTokens } from './instanceTokens.js';
 import { processPipeline } from './pipelineProcessing.js';
 import { appendTrace } from './traces.js';
 
@@ -34,6 +35,8 @@ export interface HousekeepingReport {
 export interface HousekeepingDeps {
   db: Db;
   clock: Clock;
+  /** The stuck-build line goes through the trace masker, which needs the instance's tokens. */
+  tokens: InstanceTokens;
   dataDir: string;
   stuckBuildTimeoutMs: number;
 }
@@ -41,7 +44,7 @@ export interface HousekeepingDeps {
 /** One pass: expired archives first, then stuck builds. */
 export async function runHousekeeping(deps: HousekeepingDeps): Promise<HousekeepingReport> {
   const expiredArtifacts = await removeExpiredArtifacts(deps.db, deps.clock, deps.dataDir);
-  const stuckBuilds = await failStuckBuilds(deps.db, deps.clock, deps.stuckBuildTimeoutMs);
+  const stuckBuilds = await failStuckBuilds(deps.db, deps.clock, deps.stuckBuildTimeoutMs, deps.tokens);
   return { expiredArtifacts, stuckBuilds };
 }
 
@@ -71,14 +74,14 @@ export async function removeExpiredArtifacts(db: Db, clock: Clock, dataDir: stri
  * Fails every pending or running build not updated for `timeoutMs` (GitLab 8.15: one day),
  * says why at the end of its trace, and advances its pipeline.
  */
-export async function failStuckBuilds(db: Db, clock: Clock, timeoutMs: number): Promise<number> {
+export async function failStuckBuilds(db: Db, clock: Clock, timeoutMs: number, tokens: InstanceTokens): Promise<number> {
   const cutoff = new Date(clock.now().getTime() - timeoutMs).toISOString();
   let failed = 0;
   let afterId = 0;
   for (;;) {
     const batch = await listStuckBuilds(db, cutoff, afterId, BATCH);
     for (const stuck of batch) {
-      if (await failOneStuckBuild(db, clock, stuck, cutoff, stuckReason(stuck, timeoutMs))) {
+      if (await failOneStuckBuild(db, clock, stuck, cutoff, stuckReason(stuck, timeoutMs), tokens)) {
         await processPipeline(db, stuck.pipelineId, clock);
         failed++;
       }
@@ -95,7 +98,7 @@ export async function failStuckBuilds(db: Db, clock: Clock, timeoutMs: number): 
  * the write lock before anything is read. The line goes through appendTrace, the path
  * PATCH trace.txt uses, so the stored length and every later offset stay right.
  */
-async function failOneStuckBuild(db: Db, clock: Clock, stuck: StuckBuild, cutoff: string, reason: string): Promise<boolean> {
+async function failOneStuckBuild(db: Db, clock: Clock, stuck: StuckBuild, cutoff: string, reason: string, tokens: InstanceTokens): Promise<boolean> {
   return db.transaction(async (trx) => {
     const now = clock.now().toISOString();
     if (!(await failStuckBuild(trx, stuck, cutoff, now))) return false;
@@ -104,7 +107,7 @@ async function failOneStuckBuild(db: Db, clock: Clock, stuck: StuckBuild, cutoff
       const build = await findBuild(trx, stuck.id);
       const project = build && (await findLiveProject(trx, build.projectId));
       if (!build || !project) return true;
-      const appended = await appendTrace(trx, clock, build, project, build.traceLength, line);
+      const appended = await appendTrace(trx, clock, build, project, build.traceLength, line, tokens);
       if (appended.accepted) return true;
     }
     throw new Error(`build ${stuck.id}: the trace kept growing while the stuck-build line was appended`);

@@ -8,6 +8,12 @@ import { newToken } from './tokens.js';
 export interface InstanceTokens {
   registrationTokenDigest: string;
   adminTokenDigest: string;
+  /**
+   * The plain tokens this process knows, configured or generated on this start, which the
+   * trace masker masks wherever they occur (after a restart a generated one is found by its
+   * digest only).
+   */
+  plainTokens: string[];
 }
 
 /** Tokens generated on this start, in plain text: printed once, never stored. */
@@ -37,9 +43,9 @@ export async function resolveInstanceTokens(
     if (kept === tokenDigest(token)) generated[name] = token;
     return kept;
   };
-  const tokens = {
-    registrationTokenDigest: await resolve(config.registrationToken, 'registration_token_digest', 'registrationToken'),
-    adminTokenDigest: await resolve(config.adminToken, 'admin_token_digest', 'adminToken'),
-  };
+  const registrationTokenDigest = await resolve(config.registrationToken, 'registration_token_digest', 'registrationToken');
+  const adminTokenDigest = await resolve(config.adminToken, 'admin_token_digest', 'adminToken');
+  const plainTokens = [config.registrationToken || generated.registrationToken, config.adminToken || generated.adminToken].filter((token): token is string => !!token);
+  const tokens = { registrationTokenDigest, adminTokenDigest, plainTokens };
   return { tokens, generated };
 }

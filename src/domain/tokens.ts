@@ -1,9 +1,12 @@
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { digestsEqual, tokenDigest } from '../store/tokenDigests.js';
 
+/** The length of newToken's tokens (lowercase hex; the trace masker looks for it). */
+export const GENERATED_TOKEN_LENGTH = 30;
+
 /** 30 lowercase hex characters, like GitLab's runner and runners tokens. */
 export function newToken(): string {
-  return randomBytes(15).toString('hex');
+  return randomBytes(GENERATED_TOKEN_LENGTH / 2).toString('hex');
 }
 
 /**

@@ -1,3 +1,7 @@
+import { tokenDigest } from '../store/tokenDigests.js';
+import { AUTHENTICATION_TOKEN_PREFIX } from './runnerRegistration.js';
+import { GENERATED_TOKEN_LENGTH } from './tokens.js';
+
 /**
  * GitLab 8.12+'s `Ci::MaskSecret`: every occurrence of a secret in a trace becomes
  * the same number of `x`, so byte offsets (and the runner's Content-Range) stay valid.
@@ -30,20 +34,78 @@ export function maskSecrets(data: Buffer, secrets: readonly string[]): Buffer {
 export const MIN_MASKED_VALUE_LENGTH = 8;
 
 /**
- * What a build's trace must not show: its tokens, always, and the variable values of at
- * least MIN_MASKED_VALUE_LENGTH characters. Longest first, so that a secret containing
- * another is masked whole rather than leaving its tail visible.
+ * What a build's trace must not show: `literal` strings, masked wherever they occur (its
+ * tokens, always, and the variable values of at least MIN_MASKED_VALUE_LENGTH characters),
+ * and the tokens of which only `digests` are kept (runner, trigger and generated instance
+ * tokens: see maskTokensByDigest).
  */
-export function traceSecretSet(tokens: readonly string[], variableValues: readonly string[]): string[] {
-  const values = variableValues.filter((value) => value.length >= MIN_MASKED_VALUE_LENGTH);
-  return [...new Set([...tokens, ...values])].sort((a, b) => b.length - a.length);
+export interface TraceSecrets {
+  literal: string[];
+  digests: ReadonlySet<string>;
 }
 
-/** How many bytes at the end of a trace a secret can still straddle: the longest one's length less one. */
-export function maskingWindow(secrets: readonly string[]): number {
+/**
+ * The TraceSecrets of these tokens, variable values and token digests. Literals longest
+ * first, so that a secret containing another is masked whole rather than leaving its tail
+ * visible.
+ */
+export function traceSecretSet(tokens: readonly string[], variableValues: readonly string[], digests: Iterable<string> = []): TraceSecrets {
+  const values = variableValues.filter((value) => value.length >= MIN_MASKED_VALUE_LENGTH);
+  const literal = [...new Set([...tokens, ...values])].filter((secret) => secret !== '').sort((a, b) => b.length - a.length);
+  return { literal, digests: new Set(digests) };
+}
+
+/** Every secret of `secrets` masked in `data`: the literal ones, then the tokens known by digest. */
+export function maskTrace(data: Buffer, secrets: TraceSecrets): Buffer {
+  return maskTokensByDigest(maskSecrets(data, secrets.literal), secrets.digests);
+}
+
+// The tokens we generate: lowercase hex (newToken), `glrt-` before it for a runner made by a user.
+const HEX_RUN = new RegExp(`[0-9a-f]{${GENERATED_TOKEN_LENGTH},}`, 'g');
+/** The longest token maskTokensByDigest finds, less one byte: what it needs of the trace before a chunk. */
+const DIGEST_TOKEN_WINDOW = AUTHENTICATION_TOKEN_PREFIX.length + GENERATED_TOKEN_LENGTH - 1;
+
+/**
+ * Masks the tokens of which the database keeps only SHA-256 digests (the build's runner's
+ * token, the project's trigger tokens, generated registration and admin tokens): a token
+ * cannot be searched for, but each run of lowercase hex can be hashed and looked up. A run's
+ * first and last 30 characters are the candidates (with `glrt-` when it stands before them),
+ * which finds every such token between non-hex characters or at either end of a longer hex
+ * run, at most two digests per 30 bytes of hex, so the cost stays O(chunk). A match is the
+ * token itself, byte for byte, so masking it is never wrong; a token in the middle of a
+ * longer hex run is not found (literal secrets have no such gap).
+ */
+export function maskTokensByDigest(data: Buffer, digests: ReadonlySet<string>): Buffer {
+  if (digests.size === 0 || data.length < GENERATED_TOKEN_LENGTH) return data;
+  // latin1: one character per byte, so string offsets are byte offsets (hex is ASCII).
+  const text = data.toString('latin1');
+  let masked: Buffer | undefined;
+  for (const run of text.matchAll(HEX_RUN)) {
+    const runStart = run.index;
+    const runEnd = runStart + run[0].length;
+    for (const at of new Set([runStart, runEnd - GENERATED_TOKEN_LENGTH])) {
+      const end = at + GENERATED_TOKEN_LENGTH;
+      const bare = text.slice(at, end);
+      const prefixAt = at - AUTHENTICATION_TOKEN_PREFIX.length;
+      let from: number | undefined;
+      if (digests.has(tokenDigest(bare))) from = at;
+      else if (prefixAt >= 0 && text.startsWith(AUTHENTICATION_TOKEN_PREFIX, prefixAt) && digests.has(tokenDigest(AUTHENTICATION_TOKEN_PREFIX + bare))) from = prefixAt;
+      if (from === undefined) continue;
+      masked ??= Buffer.from(data);
+      masked.fill('x', from, end);
+    }
+  }
+  return masked ?? data;
+}
+
+/**
+ * How many bytes at the end of a trace a secret can still straddle: the longest literal
+ * one's length less one, and at least the longest token found by digest less one.
+ */
+export function maskingWindow(secrets: TraceSecrets): number {
   let longest = 0;
-  for (const secret of secrets) longest = Math.max(longest, Buffer.byteLength(secret, 'utf8'));
-  return Math.max(0, longest - 1);
+  for (const secret of secrets.literal) longest = Math.max(longest, Buffer.byteLength(secret, 'utf8'));
+  return Math.max(0, longest - 1, secrets.digests.size > 0 ? DIGEST_TOKEN_WINDOW : 0);
 }
 
 /** Masked bytes as [settled, tail]: the tail is the last `window` bytes (empty parts left out). */

@@ -10,9 +10,10 @@ import {
   rewriteTraceChunk,
   traceLength,
 } from '../store/traces.js';
-import { secretValuesOfBuild } from '../store/variables.js';
+import { storedTraceSecrets } from '../store/traceSecrets.js';
 import type { Clock } from './clock.js';
-import { maskingWindow, maskSecrets, splitMaskedTail, traceSecretSet } from './traceMasking.js';
+import type { InstanceTokens } from './instanceTokens.js';
+import { maskingWindow, maskTrace, splitMaskedTail, traceSecretSet, type TraceSecrets } from './traceMasking.js';
 
 /** GitLab 8.14+ bumps a build's updated_at on a trace append only when it is older than this. */
 const TOUCH_INTERVAL_MS = 15 * 60 * 1000;
@@ -37,8 +38,9 @@ export async function appendTrace(
   project: ProjectRecord,
   start: number,
   chunk: Buffer,
+  instance: InstanceTokens,
 ): Promise<TraceAppend> {
-  const secrets = await traceSecrets(db, build, project);
+  const secrets = await traceSecrets(db, build, project, instance);
   const now = clock.now();
   const touchBefore = new Date(now.getTime() - TOUCH_INTERVAL_MS).toISOString();
   return db.transaction(async (trx): Promise<TraceAppend> => {
@@ -60,10 +62,10 @@ export async function appendTrace(
  * the next append or the final PUT, so a reader may see the first bytes of a secret, never
  * all of it. Byte offsets never move: masking keeps lengths.
  */
-async function appendMaskedChunk(trx: Db, buildId: number, chunk: Buffer, secrets: readonly string[]): Promise<void> {
+async function appendMaskedChunk(trx: Db, buildId: number, chunk: Buffer, secrets: TraceSecrets): Promise<void> {
   const window = maskingWindow(secrets);
   const tail = window > 0 ? await findShortLastChunk(trx, buildId, window) : undefined;
-  const masked = maskSecrets(tail ? Buffer.concat([tail.data, chunk]) : chunk, secrets);
+  const masked = maskTrace(tail ? Buffer.concat([tail.data, chunk]) : chunk, secrets);
   const parts = splitMaskedTail(masked, window);
   const [first, ...rest] = parts;
   if (tail && first) await rewriteTraceChunk(trx, tail.id, first);
@@ -71,8 +73,8 @@ async function appendMaskedChunk(trx: Db, buildId: number, chunk: Buffer, secret
 }
 
 /** Replaces the whole trace with `text` (a `trace` in PUT builds/:id), secrets masked. */
-export async function replaceTrace(db: Db, build: BuildRecord, project: ProjectRecord, text: string): Promise<void> {
-  const data = maskSecrets(Buffer.from(text, 'utf8'), await traceSecrets(db, build, project));
+export async function replaceTrace(db: Db, build: BuildRecord, project: ProjectRecord, text: string, instance: InstanceTokens): Promise<void> {
+  const data = maskTrace(Buffer.from(text, 'utf8'), await traceSecrets(db, build, project, instance));
   await db.transaction((trx) => overwriteTrace(trx, build.id, data));
 }
 
@@ -82,11 +84,20 @@ export function readTrace(db: Db, buildId: number): Promise<Buffer> {
 }
 
 /**
- * What GitLab masked (the build's own token and the project's runners token), plus the
- * values of the project's secret variables and of the pipeline's request or trigger
- * variables: read now, in one small query, so a variable changed mid-build counts.
+ * Every token and secret this build's trace must not show. What GitLab masked (the build's
+ * own token, which is also its v4 job token, and the project's runners token), the tokens
+ * of the builds it depends on (it receives them), the values of the project's secret
+ * variables and of the pipeline's request or trigger variables, and the instance's
+ * registration and admin tokens in plain where this process knows them (configured, or
+ * generated on this start); then, by digest, the build's runner's token (v1, or a glrt-
+ * token), the project's trigger tokens and the instance tokens. Read now, in one small
+ * query, so that a variable changed mid-build counts.
  */
-async function traceSecrets(db: Db, build: BuildRecord, project: ProjectRecord): Promise<string[]> {
-  const values = await secretValuesOfBuild(db, project.id, build.pipelineId);
-  return traceSecretSet([build.token, project.runnersToken], values);
+async function traceSecrets(db: Db, build: BuildRecord, project: ProjectRecord, instance: InstanceTokens): Promise<TraceSecrets> {
+  const stored = await storedTraceSecrets(db, build);
+  return traceSecretSet(
+    [build.token, project.runnersToken, ...stored.dependencyTokens, ...instance.plainTokens],
+    stored.variableValues,
+    [...stored.tokenDigests, instance.registrationTokenDigest, instance.adminTokenDigest],
+  );
 }

@@ -1,6 +1,4 @@
 import type { Db } from './db.js';
-import { json } from './rows.js';
-import type { PipelineVariable } from './pipelines.js';
 import { tokenVaultOf } from './tokenVault.js';
 
 /** A project's secret variable. */
@@ -44,23 +42,6 @@ export async function updateProjectVariable(db: Db, projectId: number, key: stri
 /** True when a variable was deleted. */
 export async function deleteProjectVariable(db: Db, projectId: number, key: string): Promise<boolean> {
   return (await db('variables').where({ project_id: projectId, key }).delete()) > 0;
-}
-
-/**
- * Every variable value a build's trace must not show, in one query: the project's secret
- * variables, and the request (or trigger) variables of the build's pipeline.
- */
-export async function secretValuesOfBuild(db: Db, projectId: number, pipelineId: number): Promise<string[]> {
-  const rows: { source: string; value: unknown }[] = await db('variables')
-    .where({ project_id: projectId })
-    .select(db.raw("'project' as source"), 'value_sealed as value')
-    .unionAll((union) => {
-      union.from('pipelines').where({ id: pipelineId }).select(db.raw("'pipeline' as source"), 'variables as value');
-    });
-  const vault = tokenVaultOf(db);
-  return rows.flatMap((row) =>
-    row.source === 'pipeline' ? json<PipelineVariable[]>(row.value, []).map((variable) => variable.value) : [vault.open(String(row.value))],
-  );
 }
 
 function variableFromRow(db: Db, row: Record<string, unknown>): ProjectVariableRecord {
