@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
 import { RunnerApi, RUNNER_UA, type RawReply } from './support/runnerApi.js';
+import { uploadArtifactsV4 } from './support/runnerV4Api.js';
 import { UserApi } from './support/userApi.js';
 import { V4_RUNNER_UA, v4Info } from './support/v4Api.js';
 import { zipToBuffer } from './support/zip.js';
@@ -25,6 +26,7 @@ const CREDENTIALS = [
   'build', // build token of a1, while a1 runs
   'buildDone', // build token of a0, after a0 ended (success)
   'job', // v4 job token of c1, while c1 runs
+  'jobDone', // v4 job token of c0, after c0 ended (success)
   'runners', // project A's runners token
   'trigger', // a trigger token of project A
   'admin',
@@ -38,52 +40,62 @@ type Credential = (typeof CREDENTIALS)[number];
  * lets the credential through, `.` where it must be refused. Objects: a1 = the runner's own
  * running build (build token `build`), a2 = another runner's running build of project A,
  * a0 = project A's finished build (`buildDone`), b1 = a running build of project B,
- * c1 = the v4 job of project C (`job`), A/B = the projects. Rows run top to bottom;
+ * c1 = the running v4 job of project C (`job`), c0 = project C's finished v4 job of the
+ * stage before, with an archive (`jobDone`), A/B = the projects. Rows run top to bottom;
  * destructive rows come last.
  */
 const RUNNER_MATRIX: [row: string, expected: string][] = [
-  //                                       runner runnerV4 glrt build buildDone job runners trigger admin viewer registration
-  ['POST builds/register', /*               */ 'Y..........'],
-  ['PUT builds/:id @a1', /*                 */ 'Y..........'],
-  ['PUT builds/:id @a2', /*                 */ '...........'],
-  ['PUT builds/:id @b1', /*                 */ '...........'],
-  ['PATCH builds/:id/trace.txt @a1', /*     */ '...Y..Y....'],
-  ['PATCH builds/:id/trace.txt @a2', /*     */ '......Y....'],
-  ['PATCH builds/:id/trace.txt @a0', /*     */ '....Y.Y....'],
-  ['PATCH builds/:id/trace.txt @b1', /*     */ '...........'],
+  //                                       runner runnerV4 glrt build buildDone job jobDone runners trigger admin viewer registration
+  ['POST builds/register', /*               */ 'Y...........'],
+  ['PUT builds/:id @a1', /*                 */ 'Y...........'],
+  ['PUT builds/:id @a2', /*                 */ '............'],
+  ['PUT builds/:id @b1', /*                 */ '............'],
+  ['PATCH builds/:id/trace.txt @a1', /*     */ '...Y...Y....'],
+  ['PATCH builds/:id/trace.txt @a2', /*     */ '.......Y....'],
+  ['PATCH builds/:id/trace.txt @a0', /*     */ '....Y..Y....'],
+  ['PATCH builds/:id/trace.txt @b1', /*     */ '............'],
   // A job's own token opens its trace by either API (v1's rule: the build's own token); it
   // never sets the job's state through the other API (the PUT rows).
-  ['PATCH builds/:id/trace.txt @c1', /*     */ '.....Y.....'],
-  ['PUT builds/:id @c1', /*                 */ '...........'],
-  ['POST builds/:id/artifacts @a1', /*      */ '...Y..Y....'],
-  ['POST builds/:id/artifacts @a0', /*      */ '...........'],
-  ['POST builds/:id/artifacts @b1', /*      */ '...........'],
-  ['POST builds/:id/artifacts @c1', /*      */ '...........'],
-  ['GET builds/:id/artifacts @a1', /*       */ '...Y..Y....'],
-  ['GET builds/:id/artifacts @a0', /*       */ '....Y.Y....'],
-  ['GET builds/:id/artifacts @b1', /*       */ '...........'],
-  ['POST runners/register', /*              */ '......Y...Y'],
-  ['POST /api/v4/runners', /*               */ '......Y...Y'],
-  ['POST /api/v4/runners/verify', /*        */ '.YY........'],
-  ['POST /api/v4/jobs/request', /*          */ '.YY........'],
-  ['PUT /api/v4/jobs/:id @c1', /*           */ '.....Y.....'],
-  ['PUT /api/v4/jobs/:id @a1', /*           */ '...........'],
-  ['PATCH /api/v4/jobs/:id/trace @c1', /*   */ '.....Y.....'],
-  ['PATCH /api/v4/jobs/:id/trace @a1', /*   */ '...........'],
-  ['POST /api/v4/jobs/:id/artifacts @c1', /**/ '.....Y.....'],
-  ['POST /api/v4/jobs/:id/artifacts @a1', /**/ '...........'],
-  ['GET /api/v4/jobs/:id/artifacts @a0', /* */ '...YY......'],
-  ['GET /api/v4/jobs/:id/artifacts @b1', /* */ '...........'],
-  ['POST trigger/pipeline @A', /*           */ '.......Y...'],
-  ['POST trigger/pipeline @B', /*           */ '...........'],
-  ['POST refs/:ref/trigger @A', /*          */ '.......Y...'],
-  ['POST refs/:ref/trigger @B', /*          */ '...........'],
-  ['DELETE builds/:id/artifacts @b1', /*    */ '...........'],
-  ['DELETE builds/:id/artifacts @a0', /*    */ '....Y.Y....'],
-  ['DELETE builds/:id/artifacts @a1', /*    */ '...Y..Y....'],
-  ['DELETE runners/delete', /*              */ 'Y..........'],
+  ['PATCH builds/:id/trace.txt @c1', /*     */ '.....Y......'],
+  ['PUT builds/:id @c1', /*                 */ '............'],
+  ['PATCH builds/:id/trace.txt @c0', /*     */ '......Y.....'],
+  ['POST builds/:id/artifacts @a1', /*      */ '...Y...Y....'],
+  ['POST builds/:id/artifacts @a0', /*      */ '............'],
+  ['POST builds/:id/artifacts @b1', /*      */ '............'],
+  ['POST builds/:id/artifacts @c1', /*      */ '............'],
+  ['GET builds/:id/artifacts @a1', /*       */ '...Y...Y....'],
+  ['GET builds/:id/artifacts @a0', /*       */ '....Y..Y....'],
+  ['GET builds/:id/artifacts @b1', /*       */ '............'],
+  ['GET builds/:id/artifacts @c0', /*       */ '......Y.....'],
+  ['POST runners/register', /*              */ '.......Y...Y'],
+  ['POST /api/v4/runners', /*               */ '.......Y...Y'],
+  ['POST /api/v4/runners/verify', /*        */ '.YY.........'],
+  ['POST /api/v4/jobs/request', /*          */ '.YY.........'],
+  ['PUT /api/v4/jobs/:id @c1', /*           */ '.....Y......'],
+  ['PUT /api/v4/jobs/:id @a1', /*           */ '............'],
+  // A finished job's token opens no v4 job update (403, Job-Status), its own included.
+  ['PUT /api/v4/jobs/:id @c0', /*           */ '............'],
+  ['PATCH /api/v4/jobs/:id/trace @c1', /*   */ '.....Y......'],
+  ['PATCH /api/v4/jobs/:id/trace @a1', /*   */ '............'],
+  ['PATCH /api/v4/jobs/:id/trace @c0', /*   */ '............'],
+  ['POST /api/v4/jobs/:id/artifacts @c1', /**/ '.....Y......'],
+  ['POST /api/v4/jobs/:id/artifacts @a1', /**/ '............'],
+  ['POST /api/v4/jobs/:id/artifacts @c0', /**/ '............'],
+  ['GET /api/v4/jobs/:id/artifacts @a0', /* */ '...YY.......'],
+  ['GET /api/v4/jobs/:id/artifacts @b1', /* */ '............'],
+  // The runner downloads a dependency with the dependency's own token (runner-protocol-v4.md §5.2), or a
+  // running job of the same project downloads it; a finished job's token opens nothing else.
+  ['GET /api/v4/jobs/:id/artifacts @c0', /* */ '.....YY.....'],
+  ['POST trigger/pipeline @A', /*           */ '........Y...'],
+  ['POST trigger/pipeline @B', /*           */ '............'],
+  ['POST refs/:ref/trigger @A', /*          */ '........Y...'],
+  ['POST refs/:ref/trigger @B', /*          */ '............'],
+  ['DELETE builds/:id/artifacts @b1', /*    */ '............'],
+  ['DELETE builds/:id/artifacts @a0', /*    */ '....Y..Y....'],
+  ['DELETE builds/:id/artifacts @a1', /*    */ '...Y...Y....'],
+  ['DELETE runners/delete', /*              */ 'Y...........'],
   // GitLab's DELETE /runners takes either kind of runner token, glrt- included.
-  ['DELETE /api/v4/runners', /*             */ '.YY........'],
+  ['DELETE /api/v4/runners', /*             */ '.YY.........'],
 ];
 
 /**
@@ -93,7 +105,7 @@ const RUNNER_MATRIX: [row: string, expected: string][] = [
  * trigger tokens); write = admin only (the viewer is read-only), viewer-write = both (lint);
  * session = only the web session's cookie opens it, no PRIVATE-TOKEN.
  */
-const USER_API_RULES = { read: '........YY.', secret: '........Y..', write: '........Y..', 'viewer-write': '........YY.', session: '...........' };
+const USER_API_RULES = { read: '.........YY.', secret: '.........Y..', write: '.........Y..', 'viewer-write': '.........YY.', session: '............' };
 const USER_API_MATRIX: Record<string, keyof typeof USER_API_RULES> = {
   listOwnedRunners: 'read', createUserRunner: 'write', createProject: 'write', listProjects: 'read', getProject: 'read',
   deleteProject: 'write', createPipeline: 'write', getPipeline: 'read', listPipelineJobs: 'read', getJob: 'read',
@@ -131,12 +143,13 @@ interface World {
   coordinator: TestCoordinator;
   raw: RunnerApi;
   tokens: Record<Credential, string>;
-  builds: { a0: number; a1: number; a2: number; b1: number; c1: number };
+  builds: { a0: number; a1: number; a2: number; b1: number; c0: number; c1: number };
   projects: { A: number; B: number };
 }
 
 const ONE_STAGE_THEN_TWO = 'a0:\n  stage: build\n  script: make\na1:\n  stage: test\n  script: make test\na2:\n  stage: test\n  script: make lint\n';
 const ONE_JOB = (name: string) => `${name}:\n  script: make\n`;
+const TWO_STAGES_C = 'c0:\n  stage: build\n  script: make\nc1:\n  stage: test\n  script: make test\n';
 
 async function setUp(): Promise<World> {
   const coordinator = await startTestCoordinator({ CI_VIEWER_TOKEN: VIEWER_TOKEN });
@@ -150,7 +163,7 @@ async function setUp(): Promise<World> {
   const projectOptions = { shared_runners_enabled: false, repo_url: 'https://git.example.com/matrix.git' };
   const projectA = await api.createProject({ ...projectOptions, name: 'A', ci_config: ONE_STAGE_THEN_TWO });
   const projectB = await api.createProject({ ...projectOptions, name: 'B', ci_config: ONE_JOB('b1') });
-  const projectC = await api.createProject({ ...projectOptions, name: 'C', ci_config: ONE_JOB('c1') });
+  const projectC = await api.createProject({ ...projectOptions, name: 'C', ci_config: TWO_STAGES_C });
   const register = async (token: string) => json<{ token: string }>(await v1('/ci/api/v1/runners/register.json', { token, run_untagged: true }), 201, 'register').token;
   const runnerA = await register(projectA.runners_token);
   const runnerA2 = await register(projectA.runners_token);
@@ -176,12 +189,14 @@ async function setUp(): Promise<World> {
   await upload(b1.id, b1.token);
 
   const runnerV4 = json<{ token: string }>(await raw.request('POST', '/api/v4/runners', { token: projectC.runners_token, run_untagged: true }), 201, 'v4 register').token;
-  await api.createPipeline(projectC.id, { ci_config: ONE_JOB('c1') });
-  const c1 = json<{ id: number; token: string }>(
-    await raw.request('POST', '/api/v4/jobs/request', { token: runnerV4, info: v4Info() }, { 'User-Agent': V4_RUNNER_UA }),
-    201,
-    'jobs/request',
-  );
+  await api.createPipeline(projectC.id, { ci_config: TWO_STAGES_C });
+  const takeV4 = async () =>
+    json<{ id: number; token: string }>(await raw.request('POST', '/api/v4/jobs/request', { token: runnerV4, info: v4Info() }, { 'User-Agent': V4_RUNNER_UA }), 201, 'jobs/request');
+  const c0 = await takeV4();
+  const c0Upload = await uploadArtifactsV4(coordinator.url, c0.id, await zipToBuffer({ 'out.txt': 'artifact of c0' }), { jobToken: c0.token });
+  assert.equal(c0Upload.status, 201, c0Upload.text);
+  assert.equal((await raw.request('PUT', `/api/v4/jobs/${c0.id}`, { token: c0.token, state: 'success', info: v4Info() }, { 'User-Agent': V4_RUNNER_UA })).status, 200);
+  const c1 = await takeV4();
   // Shared (instance) runners are off for A, B and C: the glrt- runner never takes their builds.
   const glrt = json<{ token: string }>(await api.request('POST', '/api/v4/user/runners', { runner_type: 'instance_type', run_untagged: true }), 201, 'user/runners').token;
   assert.match(glrt, /^glrt-/);
@@ -190,10 +205,10 @@ async function setUp(): Promise<World> {
     coordinator,
     raw,
     tokens: {
-      runner: runnerA, runnerV4, glrt, build: a1.token, buildDone: a0.token, job: c1.token, runners: projectA.runners_token,
+      runner: runnerA, runnerV4, glrt, build: a1.token, buildDone: a0.token, job: c1.token, jobDone: c0.token, runners: projectA.runners_token,
       trigger, admin: coordinator.adminToken, viewer: VIEWER_TOKEN, registration: coordinator.registrationToken,
     },
-    builds: { a0: a0.id, a1: a1.id, a2: a2.id, b1: b1.id, c1: c1.id },
+    builds: { a0: a0.id, a1: a1.id, a2: a2.id, b1: b1.id, c0: c0.id, c1: c1.id },
     projects: { A: projectA.id, B: projectB.id },
   };
 }
