@@ -61,7 +61,6 @@ export function maskTrace(data: Buffer, secrets: TraceSecrets): Buffer {
 }
 
 // The tokens we generate: lowercase hex (newToken), `glrt-` before it for a runner made by a user.
-const HEX_RUN = new RegExp(`[0-9a-f]{${GENERATED_TOKEN_LENGTH},}`, 'g');
 /** The longest token maskTokensByDigest finds, less one byte: what it needs of the trace before a chunk. */
 const DIGEST_TOKEN_WINDOW = AUTHENTICATION_TOKEN_PREFIX.length + GENERATED_TOKEN_LENGTH - 1;
 
@@ -77,25 +76,38 @@ const DIGEST_TOKEN_WINDOW = AUTHENTICATION_TOKEN_PREFIX.length + GENERATED_TOKEN
  */
 export function maskTokensByDigest(data: Buffer, digests: ReadonlySet<string>): Buffer {
   if (digests.size === 0 || data.length < GENERATED_TOKEN_LENGTH) return data;
-  // latin1: one character per byte, so string offsets are byte offsets (hex is ASCII).
-  const text = data.toString('latin1');
   let masked: Buffer | undefined;
-  for (const run of text.matchAll(HEX_RUN)) {
-    const runStart = run.index;
-    const runEnd = runStart + run[0].length;
-    for (const at of new Set([runStart, runEnd - GENERATED_TOKEN_LENGTH])) {
-      const end = at + GENERATED_TOKEN_LENGTH;
-      const bare = text.slice(at, end);
-      const prefixAt = at - AUTHENTICATION_TOKEN_PREFIX.length;
-      let from: number | undefined;
-      if (digests.has(tokenDigest(bare))) from = at;
-      else if (prefixAt >= 0 && text.startsWith(AUTHENTICATION_TOKEN_PREFIX, prefixAt) && digests.has(tokenDigest(AUTHENTICATION_TOKEN_PREFIX + bare))) from = prefixAt;
+  // A plain loop over the bytes, not a regular expression: a 16 MiB run of hex overflows the
+  // regexp engine's stack (found by a 16 MiB PATCH of hex while measuring this).
+  for (let at = 0; at < data.length; ) {
+    if (!isLowerHex(data[at]!)) {
+      at++;
+      continue;
+    }
+    const runStart = at;
+    while (at < data.length && isLowerHex(data[at]!)) at++;
+    if (at - runStart < GENERATED_TOKEN_LENGTH) continue;
+    for (const start of new Set([runStart, at - GENERATED_TOKEN_LENGTH])) {
+      const from = tokenStartAt(data, start, digests);
       if (from === undefined) continue;
       masked ??= Buffer.from(data);
-      masked.fill('x', from, end);
+      masked.fill('x', from, start + GENERATED_TOKEN_LENGTH);
     }
   }
   return masked ?? data;
+}
+
+/** Where the token of ours ending GENERATED_TOKEN_LENGTH bytes after `start` begins (at `start`, or at its `glrt-`), if it is one. */
+function tokenStartAt(data: Buffer, start: number, digests: ReadonlySet<string>): number | undefined {
+  const bare = data.toString('latin1', start, start + GENERATED_TOKEN_LENGTH);
+  if (digests.has(tokenDigest(bare))) return start;
+  const prefixAt = start - AUTHENTICATION_TOKEN_PREFIX.length;
+  if (prefixAt < 0 || data.toString('latin1', prefixAt, start) !== AUTHENTICATION_TOKEN_PREFIX) return undefined;
+  return digests.has(tokenDigest(AUTHENTICATION_TOKEN_PREFIX + bare)) ? prefixAt : undefined;
+}
+
+function isLowerHex(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66);
 }
 
 /**
