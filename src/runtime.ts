@@ -51,6 +51,8 @@ export interface RunningCoordinator {
   longPollsWaiting(): number;
   /** Settles when every runner contact recorded so far is written (they are written in batches). */
   flushRunnerContacts(): Promise<void>;
+  /** Settles when the work answered requests left running is done (a deleted project's data removal): tests, tools. */
+  backgroundWorkSettled(): Promise<void>;
   /** Stops at once: connections in flight are cut (tests, and the end of shutdown()). */
   close(): Promise<void>;
   /**
@@ -140,6 +142,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
     releaseLongPolls: () => runnerQueues.releaseAll(),
     longPollsWaiting: () => runnerQueues.size,
     flushRunnerContacts: () => runnerContacts.flush(),
+    backgroundWorkSettled: () => background.settled(),
     async shutdown() {
       shutdownHooks.begin();
       runnerQueues.releaseAll();
