@@ -88,6 +88,25 @@ function memoryOf(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(match[1]) / 1024;
 }
 
+/**
+ * Watches a process's RSS from now on: sampled every SAMPLE_MS, and its high-water mark reset
+ * now (/proc/<pid>/clear_refs), so VmHWM at stop() is the peak even between samples.
+ */
+function watchRss(pid: number): { stop(): { rssBeforeMib: number; rssPeakMib: number } } {
+  const rssBeforeMib = memoryOf(pid, 'VmRSS');
+  fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  let rssPeakMib = rssBeforeMib;
+  const sampler = setInterval(() => (rssPeakMib = Math.max(rssPeakMib, memoryOf(pid, 'VmRSS'))), SAMPLE_MS);
+  let stopped: { rssBeforeMib: number; rssPeakMib: number } | undefined;
+  return {
+    stop() {
+      clearInterval(sampler);
+      stopped ??= { rssBeforeMib, rssPeakMib: Math.max(rssPeakMib, memoryOf(pid, 'VmHWM')) };
+      return stopped;
+    },
+  };
+}
+
 /** User + system CPU time of a process so far (every thread), in ms. */
 function cpuTimeOf(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -103,11 +122,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
 async function upload(server: Server, requestPath: string, headers: Record<string, string>, bytes: number): Promise<Upload> {
   const pid = server.process.child.pid;
   if (!pid) throw new Error(`${server.name} has no pid`);
-  const rssBeforeMib = memoryOf(pid, 'VmRSS');
-  // Resets the high-water mark, so VmHWM afterwards is this upload's peak even between samples.
-  fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
-  let rssPeakMib = rssBeforeMib;
-  const sampler = setInterval(() => (rssPeakMib = Math.max(rssPeakMib, memoryOf(pid, 'VmRSS'))), SAMPLE_MS);
+  const rss = watchRss(pid);
   const cpuBefore = cpuTimeOf(pid);
   const started = performance.now();
   try {
@@ -127,10 +142,9 @@ async function upload(server: Server, requestPath: string, headers: Record<strin
       pipeline(Readable.from(multipartBody(bytes), { objectMode: false }), request).catch(reject);
     });
     const ms = performance.now() - started;
-    rssPeakMib = Math.max(rssPeakMib, memoryOf(pid, 'VmHWM'));
-    return { ms, cpuMs: cpuTimeOf(pid) - cpuBefore, rssBeforeMib, rssPeakMib, status, body };
+    return { ms, cpuMs: cpuTimeOf(pid) - cpuBefore, ...rss.stop(), status, body };
   } finally {
-    clearInterval(sampler);
+    rss.stop();
   }
 }
 
@@ -149,7 +163,22 @@ function onlyFile(dir: string): string {
   return path.join(dir, names[0]);
 }
 
-async function downloadDigest(url: string, build: { id: number; token: string }): Promise<{ size: number; sha256: string }> {
+/** Downloads the build's archive, hashing it, while watching the server's RSS. */
+async function downloadDigest(server: Server, build: { id: number; token: string }): Promise<{ size: number; sha256: string; ms: number; rssGrowthMib: number }> {
+  const pid = server.process.child.pid;
+  if (!pid) throw new Error(`${server.name} has no pid`);
+  const rss = watchRss(pid);
+  const started = performance.now();
+  try {
+    return { ...(await hashDownload(server.url, build)), ms: performance.now() - started, rssGrowthMib: rssGrowth(rss.stop()) };
+  } finally {
+    rss.stop();
+  }
+}
+
+const rssGrowth = ({ rssBeforeMib, rssPeakMib }: { rssBeforeMib: number; rssPeakMib: number }) => rssPeakMib - rssBeforeMib;
+
+async function hashDownload(url: string, build: { id: number; token: string }): Promise<{ size: number; sha256: string }> {
   const response = await fetch(`${url}/ci/api/v1/builds/${build.id}/artifacts`, { headers: { 'Build-Token': build.token } });
   if (response.status !== 200 || !response.body) throw new Error(`artifacts download answered ${response.status}`);
   const hash = createHash('sha256');
@@ -233,11 +262,13 @@ export async function benchArtifactUpload(): Promise<string[]> {
           const file = onlyFile(path.join(dataDir, 'artifacts', String(build.id)));
           const size = fs.statSync(file).size;
           if (size !== bytes) throw new Error(`coordinator stored ${size} bytes, sent ${bytes}`);
-          const downloaded = await downloadDigest(coordinator.url, build);
+          const downloaded = await downloadDigest(coordinator, build);
           if (downloaded.size !== bytes || downloaded.sha256 !== expected) {
             throw new Error(`download: ${downloaded.size} bytes, sha256 ${downloaded.sha256}; sent ${bytes}, ${expected}`);
           }
-          verified.push(`build ${build.id}: ${size} bytes on disk, download sha256 ${expected.slice(0, 16)}… matches`);
+          verified.push(
+            `build ${build.id}: ${size} bytes on disk; downloaded in ${downloaded.ms.toFixed(0)} ms, sha256 ${expected.slice(0, 16)}… matches; coordinator RSS growth over the download ${mib(downloaded.rssGrowthMib)} MiB`,
+          );
           fs.rmSync(file);
           results.push({ name: 'coordinator', result });
         }
@@ -255,7 +286,7 @@ export async function benchArtifactUpload(): Promise<string[]> {
       const n = (order.get(name) ?? 0) + 1;
       order.set(name, n);
       lines.push(
-        `| ${name} | ${n} | ${result.ms.toFixed(0)} | ${rate(bytes, result.ms).toFixed(0)} | ${result.cpuMs.toFixed(0)} | ${mib(result.rssBeforeMib)} | ${mib(result.rssPeakMib)} | ${mib(result.rssPeakMib - result.rssBeforeMib)} |`,
+        `| ${name} | ${n} | ${result.ms.toFixed(0)} | ${rate(bytes, result.ms).toFixed(0)} | ${result.cpuMs.toFixed(0)} | ${mib(result.rssBeforeMib)} | ${mib(result.rssPeakMib)} | ${mib(rssGrowth(result))} |`,
       );
     }
     const of = (name: string) => results.filter((r) => r.name === name).map((r) => r.result);
@@ -264,7 +295,7 @@ export async function benchArtifactUpload(): Promise<string[]> {
     const plainRuns = of('plain');
     const throughput = rate(bytes * coordinatorRuns.length, totalMs(coordinatorRuns));
     const baseline = rate(bytes * plainRuns.length, totalMs(plainRuns));
-    const growth = Math.max(...coordinatorRuns.map((u) => u.rssPeakMib - u.rssBeforeMib));
+    const growth = Math.max(...coordinatorRuns.map(rssGrowth));
     const ratio = throughput / baseline;
     lines.push(
       '',
