@@ -32,6 +32,8 @@ const CREDENTIALS = [
   'admin',
   'viewer',
   'registration',
+  'session', // the admin's web session cookie (POST /-/session), without its CSRF token
+  'sessionCsrf', // the same cookie with its X-CSRF-Token
 ] as const;
 type Credential = (typeof CREDENTIALS)[number];
 
@@ -45,57 +47,57 @@ type Credential = (typeof CREDENTIALS)[number];
  * destructive rows come last.
  */
 const RUNNER_MATRIX: [row: string, expected: string][] = [
-  //                                       runner runnerV4 glrt build buildDone job jobDone runners trigger admin viewer registration
-  ['POST builds/register', /*               */ 'Y...........'],
-  ['PUT builds/:id @a1', /*                 */ 'Y...........'],
-  ['PUT builds/:id @a2', /*                 */ '............'],
-  ['PUT builds/:id @b1', /*                 */ '............'],
-  ['PATCH builds/:id/trace.txt @a1', /*     */ '...Y...Y....'],
-  ['PATCH builds/:id/trace.txt @a2', /*     */ '.......Y....'],
-  ['PATCH builds/:id/trace.txt @a0', /*     */ '....Y..Y....'],
-  ['PATCH builds/:id/trace.txt @b1', /*     */ '............'],
+  //                                       runner runnerV4 glrt build buildDone job jobDone runners trigger admin viewer registration session sessionCsrf
+  ['POST builds/register', /*               */ 'Y.............'],
+  ['PUT builds/:id @a1', /*                 */ 'Y.............'],
+  ['PUT builds/:id @a2', /*                 */ '..............'],
+  ['PUT builds/:id @b1', /*                 */ '..............'],
+  ['PATCH builds/:id/trace.txt @a1', /*     */ '...Y...Y......'],
+  ['PATCH builds/:id/trace.txt @a2', /*     */ '.......Y......'],
+  ['PATCH builds/:id/trace.txt @a0', /*     */ '....Y..Y......'],
+  ['PATCH builds/:id/trace.txt @b1', /*     */ '..............'],
   // A job's own token opens its trace by either API (v1's rule: the build's own token); it
   // never sets the job's state through the other API (the PUT rows).
-  ['PATCH builds/:id/trace.txt @c1', /*     */ '.....Y......'],
-  ['PUT builds/:id @c1', /*                 */ '............'],
-  ['PATCH builds/:id/trace.txt @c0', /*     */ '......Y.....'],
-  ['POST builds/:id/artifacts @a1', /*      */ '...Y...Y....'],
-  ['POST builds/:id/artifacts @a0', /*      */ '............'],
-  ['POST builds/:id/artifacts @b1', /*      */ '............'],
-  ['POST builds/:id/artifacts @c1', /*      */ '............'],
-  ['GET builds/:id/artifacts @a1', /*       */ '...Y...Y....'],
-  ['GET builds/:id/artifacts @a0', /*       */ '....Y..Y....'],
-  ['GET builds/:id/artifacts @b1', /*       */ '............'],
-  ['GET builds/:id/artifacts @c0', /*       */ '......Y.....'],
-  ['POST runners/register', /*              */ '.......Y...Y'],
-  ['POST /api/v4/runners', /*               */ '.......Y...Y'],
-  ['POST /api/v4/runners/verify', /*        */ '.YY.........'],
-  ['POST /api/v4/jobs/request', /*          */ '.YY.........'],
-  ['PUT /api/v4/jobs/:id @c1', /*           */ '.....Y......'],
-  ['PUT /api/v4/jobs/:id @a1', /*           */ '............'],
+  ['PATCH builds/:id/trace.txt @c1', /*     */ '.....Y........'],
+  ['PUT builds/:id @c1', /*                 */ '..............'],
+  ['PATCH builds/:id/trace.txt @c0', /*     */ '......Y.......'],
+  ['POST builds/:id/artifacts @a1', /*      */ '...Y...Y......'],
+  ['POST builds/:id/artifacts @a0', /*      */ '..............'],
+  ['POST builds/:id/artifacts @b1', /*      */ '..............'],
+  ['POST builds/:id/artifacts @c1', /*      */ '..............'],
+  ['GET builds/:id/artifacts @a1', /*       */ '...Y...Y......'],
+  ['GET builds/:id/artifacts @a0', /*       */ '....Y..Y......'],
+  ['GET builds/:id/artifacts @b1', /*       */ '..............'],
+  ['GET builds/:id/artifacts @c0', /*       */ '......Y.......'],
+  ['POST runners/register', /*              */ '.......Y...Y..'],
+  ['POST /api/v4/runners', /*               */ '.......Y...Y..'],
+  ['POST /api/v4/runners/verify', /*        */ '.YY...........'],
+  ['POST /api/v4/jobs/request', /*          */ '.YY...........'],
+  ['PUT /api/v4/jobs/:id @c1', /*           */ '.....Y........'],
+  ['PUT /api/v4/jobs/:id @a1', /*           */ '..............'],
   // A finished job's token opens no v4 job update (403, Job-Status), its own included.
-  ['PUT /api/v4/jobs/:id @c0', /*           */ '............'],
-  ['PATCH /api/v4/jobs/:id/trace @c1', /*   */ '.....Y......'],
-  ['PATCH /api/v4/jobs/:id/trace @a1', /*   */ '............'],
-  ['PATCH /api/v4/jobs/:id/trace @c0', /*   */ '............'],
-  ['POST /api/v4/jobs/:id/artifacts @c1', /**/ '.....Y......'],
-  ['POST /api/v4/jobs/:id/artifacts @a1', /**/ '............'],
-  ['POST /api/v4/jobs/:id/artifacts @c0', /**/ '............'],
-  ['GET /api/v4/jobs/:id/artifacts @a0', /* */ '...YY.......'],
-  ['GET /api/v4/jobs/:id/artifacts @b1', /* */ '............'],
+  ['PUT /api/v4/jobs/:id @c0', /*           */ '..............'],
+  ['PATCH /api/v4/jobs/:id/trace @c1', /*   */ '.....Y........'],
+  ['PATCH /api/v4/jobs/:id/trace @a1', /*   */ '..............'],
+  ['PATCH /api/v4/jobs/:id/trace @c0', /*   */ '..............'],
+  ['POST /api/v4/jobs/:id/artifacts @c1', /**/ '.....Y........'],
+  ['POST /api/v4/jobs/:id/artifacts @a1', /**/ '..............'],
+  ['POST /api/v4/jobs/:id/artifacts @c0', /**/ '..............'],
+  ['GET /api/v4/jobs/:id/artifacts @a0', /* */ '...YY.........'],
+  ['GET /api/v4/jobs/:id/artifacts @b1', /* */ '..............'],
   // The runner downloads a dependency with the dependency's own token (runner-protocol-v4.md §5.2), or a
   // running job of the same project downloads it; a finished job's token opens nothing else.
-  ['GET /api/v4/jobs/:id/artifacts @c0', /* */ '.....YY.....'],
-  ['POST trigger/pipeline @A', /*           */ '........Y...'],
-  ['POST trigger/pipeline @B', /*           */ '............'],
-  ['POST refs/:ref/trigger @A', /*          */ '........Y...'],
-  ['POST refs/:ref/trigger @B', /*          */ '............'],
-  ['DELETE builds/:id/artifacts @b1', /*    */ '............'],
-  ['DELETE builds/:id/artifacts @a0', /*    */ '....Y..Y....'],
-  ['DELETE builds/:id/artifacts @a1', /*    */ '...Y...Y....'],
-  ['DELETE runners/delete', /*              */ 'Y...........'],
+  ['GET /api/v4/jobs/:id/artifacts @c0', /* */ '.....YY.......'],
+  ['POST trigger/pipeline @A', /*           */ '........Y.....'],
+  ['POST trigger/pipeline @B', /*           */ '..............'],
+  ['POST refs/:ref/trigger @A', /*          */ '........Y.....'],
+  ['POST refs/:ref/trigger @B', /*          */ '..............'],
+  ['DELETE builds/:id/artifacts @b1', /*    */ '..............'],
+  ['DELETE builds/:id/artifacts @a0', /*    */ '....Y..Y......'],
+  ['DELETE builds/:id/artifacts @a1', /*    */ '...Y...Y......'],
+  ['DELETE runners/delete', /*              */ 'Y.............'],
   // GitLab's DELETE /runners takes either kind of runner token, glrt- included.
-  ['DELETE /api/v4/runners', /*             */ '.YY.........'],
+  ['DELETE /api/v4/runners', /*             */ '.YY...........'],
 ];
 
 /**
@@ -103,9 +105,11 @@ const RUNNER_MATRIX: [row: string, expected: string][] = [
  * called on objects that do not exist, so that no cell changes anything; a 404 or 400 means
  * the caller got past authorisation. read = admin and viewer; secret = admin only (variables,
  * trigger tokens); write = admin only (the viewer is read-only), viewer-write = both (lint);
- * session = only the web session's cookie opens it, no PRIVATE-TOKEN.
+ * session = only the web session's cookie opens it, no PRIVATE-TOKEN. The admin's session
+ * cookie reads what the admin reads; what changes something takes it only with the
+ * session's X-CSRF-Token (403 without).
  */
-const USER_API_RULES = { read: '.........YY.', secret: '.........Y..', write: '.........Y..', 'viewer-write': '.........YY.', session: '............' };
+const USER_API_RULES = { read: '.........YY.YY', secret: '.........Y..YY', write: '.........Y...Y', 'viewer-write': '.........YY..Y', session: '............YY' };
 const USER_API_MATRIX: Record<string, keyof typeof USER_API_RULES> = {
   listOwnedRunners: 'read', createUserRunner: 'write', createProject: 'write', listProjects: 'read', getProject: 'read',
   deleteProject: 'write', createPipeline: 'write', getPipeline: 'read', listPipelineJobs: 'read', getJob: 'read',
@@ -143,6 +147,8 @@ interface World {
   coordinator: TestCoordinator;
   raw: RunnerApi;
   tokens: Record<Credential, string>;
+  /** Headers a credential travels in besides its token (the session cookie, its CSRF token). */
+  headers: Partial<Record<Credential, Record<string, string>>>;
   builds: { a0: number; a1: number; a2: number; b1: number; c0: number; c1: number };
   projects: { A: number; B: number };
 }
@@ -201,12 +207,19 @@ async function setUp(): Promise<World> {
   const glrt = json<{ token: string }>(await api.request('POST', '/api/v4/user/runners', { runner_type: 'instance_type', run_untagged: true }), 201, 'user/runners').token;
   assert.match(glrt, /^glrt-/);
   const trigger = json<{ token: string }>(await api.request('POST', `/api/v4/projects/${projectA.id}/triggers`, {}), 201, 'trigger').token;
+  const signIn = await fetch(`${coordinator.url}/-/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: coordinator.adminToken }) });
+  assert.equal(signIn.status, 201);
+  const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const { csrf_token: csrfToken } = (await signIn.json()) as { csrf_token: string };
   return {
     coordinator,
     raw,
+    headers: { session: { Cookie: cookie }, sessionCsrf: { Cookie: cookie, 'X-CSRF-Token': csrfToken } },
     tokens: {
       runner: runnerA, runnerV4, glrt, build: a1.token, buildDone: a0.token, job: c1.token, jobDone: c0.token, runners: projectA.runners_token,
       trigger, admin: coordinator.adminToken, viewer: VIEWER_TOKEN, registration: coordinator.registrationToken,
+      // A cookie is no runner credential: the runner API gets a token that opens nothing beside it.
+      session: 'only-a-session-cookie', sessionCsrf: 'only-a-session-cookie',
     },
     builds: { a0: a0.id, a1: a1.id, a2: a2.id, b1: b1.id, c0: c0.id, c1: c1.id },
     projects: { A: projectA.id, B: projectB.id },
@@ -222,13 +235,13 @@ interface RowCall {
   refused: number[];
 }
 
-function rowCall(world: World, row: string): RowCall {
+function rowCall(world: World, row: string, extra: Record<string, string> = {}): RowCall {
   const { raw, builds, projects } = world;
   const [name, at] = row.split(' @') as [string, string | undefined];
   const buildId = at && at in builds ? builds[at as keyof World['builds']] : 0;
   const projectId = at && at in projects ? projects[at as keyof World['projects']] : 0;
-  const v1Headers = { 'User-Agent': RUNNER_UA };
-  const v4Headers = { 'User-Agent': V4_RUNNER_UA };
+  const v1Headers = { 'User-Agent': RUNNER_UA, ...extra };
+  const v4Headers = { 'User-Agent': V4_RUNNER_UA, ...extra };
   const emptyMultipart = (headers: Record<string, string>) => ({ ...headers, 'Content-Type': 'multipart/form-data; boundary=matrix' });
   const endOfForm = Buffer.from('--matrix--\r\n');
   switch (name) {
@@ -276,9 +289,9 @@ function rowCall(world: World, row: string): RowCall {
     case 'GET /api/v4/jobs/:id/artifacts':
       return { send: (token) => raw.send('GET', `/api/v4/jobs/${buildId}/artifacts`, undefined, { ...v4Headers, 'JOB-TOKEN': token }), through: [200], refused: [401, 403, 404] };
     case 'POST trigger/pipeline':
-      return { send: (token) => raw.request('POST', `/api/v4/projects/${projectId}/trigger/pipeline`, { token, ref: 'master' }), through: [201], refused: [401, 404] };
+      return { send: (token) => raw.request('POST', `/api/v4/projects/${projectId}/trigger/pipeline`, { token, ref: 'master' }, extra), through: [201], refused: [401, 404] };
     case 'POST refs/:ref/trigger':
-      return { send: (token) => raw.request('POST', `/ci/api/v1/projects/${projectId}/refs/master/trigger`, { token }), through: [201], refused: [401, 404] };
+      return { send: (token) => raw.request('POST', `/ci/api/v1/projects/${projectId}/refs/master/trigger`, { token }, extra), through: [201], refused: [401, 404] };
     default:
       throw new Error(`no call for row ${row}`);
   }
@@ -321,8 +334,8 @@ describe('authorisation matrix', () => {
     const wrong: string[] = [];
     for (const [row, expected] of RUNNER_MATRIX) {
       assert.equal(expected.length, CREDENTIALS.length, row);
-      const call = rowCall(world, row);
       for (const [index, credential] of CREDENTIALS.entries()) {
+        const call = rowCall(world, row, world.headers[credential]);
         const reply = await call.send(world.tokens[credential]);
         const outcome: Outcome | undefined = call.through.includes(reply.status) ? 'Y' : call.refused.includes(reply.status) ? '.' : undefined;
         if (outcome !== expected[index]) wrong.push(`${row} with ${credential}: expected ${expected[index]}, got ${reply.status} ${reply.text.slice(0, 120)}`);
@@ -331,17 +344,20 @@ describe('authorisation matrix', () => {
     assert.deepEqual(wrong, []);
   });
 
-  test('user API: every operation, admin through, viewer only where it may, every other credential 401', async () => {
+  test('user API: every operation, admin through, viewer and session cookie only where they may, every other credential 401', async () => {
     const wrong: string[] = [];
     for (const { operationId, method, path: route, secured } of specOperations()) {
       if (!secured || PUBLIC_OPERATIONS.has(operationId)) continue;
       const expected = USER_API_RULES[USER_API_MATRIX[operationId]!];
       for (const [index, credential] of CREDENTIALS.entries()) {
         const body = method === 'GET' || method === 'DELETE' ? undefined : {};
-        const reply = await world.raw.request(method, nowherePath(route), body, { 'PRIVATE-TOKEN': world.tokens[credential] });
+        const headers = world.headers[credential] ?? { 'PRIVATE-TOKEN': world.tokens[credential] };
+        const reply = await world.raw.request(method, nowherePath(route), body, headers);
         const outcome: Outcome | undefined = [401, 403].includes(reply.status) ? '.' : reply.status < 500 ? 'Y' : undefined;
         if (outcome !== expected[index]) wrong.push(`${operationId} with ${credential}: expected ${expected[index]}, got ${reply.status} ${reply.text.slice(0, 120)}`);
-        if (expected[index] === '.' && credential !== 'viewer' && reply.status !== 401) wrong.push(`${operationId} with ${credential}: 401 expected, got ${reply.status}`);
+        // Refused: 401 for whoever is nobody here; the viewer (read-only) and a session without its CSRF token are somebody, so 403.
+        const refusal = credential === 'viewer' || credential === 'session' ? [401, 403] : [401];
+        if (expected[index] === '.' && !refusal.includes(reply.status)) wrong.push(`${operationId} with ${credential}: ${refusal.join(' or ')} expected, got ${reply.status}`);
       }
     }
     assert.deepEqual(wrong, []);
