@@ -1,6 +1,7 @@
 /** `make bench`: every scenario, one after the other, printing its figures. `BENCH=a,b` runs only those. */
 import { benchArtifactUpload } from './artifactUpload.js';
 import { benchParameterForms } from './parameterForms.js';
+import { benchPickup } from './pickup.js';
 import { benchRegisterPoll } from './registerPoll.js';
 import { benchTraceAppend } from './traceAppend.js';
 
@@ -9,6 +10,7 @@ const scenarios: [string, () => Promise<string[]>][] = [
   ['artifact upload', benchArtifactUpload],
   ['runner polls', benchRegisterPoll],
   ['parameter forms', benchParameterForms],
+  ['pickup', benchPickup],
 ];
 
 const picked = process.env.BENCH?.split(',').map((name) => name.trim().toLowerCase());

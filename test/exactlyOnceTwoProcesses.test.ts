@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, onlyOnPostgres, type TestDatabase } from './support/database.js';
-import { freePort, startProcess, waitUntilAnswering, type StartedProcess } from './support/processes.js';
+import { startServerProcesses, type StartedProcess } from './support/processes.js';
 import { factoryJob, RunnerApi } from './support/runnerApi.js';
 import { UserApi } from './support/userApi.js';
 
@@ -27,23 +27,15 @@ before(async () => {
   if (onlyOnPostgres('')) return;
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordinator-exactly-once-'));
   database = await createTestDatabase(dataDir);
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    servers.push(
-      startProcess('node', ['--import', 'tsx', 'src/server.ts'], {
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        DATA_DIR: dataDir,
-        DATABASE_URL: database.url,
-        CI_ADMIN_TOKEN: ADMIN,
-        CI_REGISTRATION_TOKEN: REGISTRATION,
-        CI_LONG_POLL_SECONDS: '0',
-        LOG_LEVEL: 'warn',
-      }),
-    );
-    urls.push(`http://127.0.0.1:${port}`);
-  }
-  for (const [i, url] of urls.entries()) await waitUntilAnswering(`${url}/-/liveness`, 60_000, servers[i]!.output);
+  const started = await startServerProcesses(2, {
+    DATA_DIR: dataDir,
+    DATABASE_URL: database.url,
+    CI_ADMIN_TOKEN: ADMIN,
+    CI_REGISTRATION_TOKEN: REGISTRATION,
+    CI_LONG_POLL_SECONDS: '0',
+  });
+  servers.push(...started.servers);
+  urls.push(...started.urls);
 });
 
 after(async () => {

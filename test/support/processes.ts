@@ -75,3 +75,30 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output);
   return { process, url, port };
 }
+
+export interface ServerProcesses {
+  urls: string[];
+  servers: StartedProcess[];
+  /** Stops every one of them. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `count` real server processes started together, sharing one database and DATA_DIR as several
+ * processes behind a load balancer would; resolves once each answers its liveness check.
+ */
+export async function startServerProcesses(count: number, env: Record<string, string> & { DATA_DIR: string; DATABASE_URL: string }): Promise<ServerProcesses> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  const started = await Promise.allSettled([...ports].map((port) => startServerProcess({ LOG_LEVEL: 'warn', ...env, PORT: String(port) })));
+  const up = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const stop = async () => {
+    for (const server of up) await server.process.stop();
+  };
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return { urls: up.map((server) => server.url), servers: up.map((server) => server.process), stop };
+}

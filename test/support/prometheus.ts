@@ -65,7 +65,9 @@ export function parseMetrics(text: string): Metrics {
     if (!match) throw new Error(`${where}: not a sample`);
     const [, name, labelText = '', rawValue] = match as unknown as [string, string, string | undefined, string];
     const value = rawValue === '+Inf' ? Infinity : rawValue === '-Inf' ? -Infinity : Number(rawValue);
-    if (Number.isNaN(value) && rawValue !== 'NaN') throw new Error(`${where}: ${rawValue} is no number`);
+    // Prometheus reads values with Go's strconv.ParseFloat, which takes NaN in any case: prom-client
+    // writes `Nan` for a gauge without samples yet (the event-loop lag just after start).
+    if (Number.isNaN(value) && rawValue.toLowerCase() !== 'nan') throw new Error(`${where}: ${rawValue} is no number`);
     const family = [...families.values()].find((candidate) => SUFFIXES[candidate.type].some((suffix) => candidate.name + suffix === name));
     if (!family) throw new Error(`${where}: sample of no declared family`);
     family.samples.push({ name, labels: parseLabels(labelText, where), value });
