@@ -32,7 +32,8 @@ export async function listProjectPipelines(db: Db, projectId: number, filter: Pi
     return query;
   };
   const [total, rows] = await Promise.all([countOf(matching()), newestFirst(matching(), slice)]);
-  return { total, items: rows.map(pipelineFromRow) };
+  const vault = tokenVaultOf(db);
+  return { total, items: rows.map((row) => pipelineFromRow(row, vault)) };
 }
 
 /** A project's builds, newest first; only those in `statuses` when it is given. */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { sealedTokenMigration, tokenDigestMigration } from './tokenDigestMigration.js';
-import { sealedVariableMigration } from './variableSealingMigration.js';
+import { sealedPipelineVariablesMigration, sealedVariableMigration } from './variableSealingMigration.js';
 
 /**
  * The schema, as code so that it ships inside the server. Timestamps are ISO-8601
@@ -288,6 +288,8 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
   '007_2_sealed_build_and_runners_tokens': sealedTokenMigration,
   // Issue 9 (secrets at rest): project variables' values sealed with the same key.
   '008_1_sealed_variable_values': sealedVariableMigration,
+  // And the pipelines' request and trigger variables.
+  '008_2_sealed_pipeline_variables': sealedPipelineVariablesMigration,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

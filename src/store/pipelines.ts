@@ -1,6 +1,7 @@
 import type { components } from '../generated/api.js';
 import type { Db } from './db.js';
-import { bool, int, intOrNull, json } from './rows.js';
+import { bool, int, intOrNull } from './rows.js';
+import { tokenVaultOf, type TokenVault } from './tokenVault.js';
 
 export type PipelineStatus = components['schemas']['PipelineStatus'];
 export type PipelineVariable = components['schemas']['PipelineVariable'];
@@ -32,37 +33,38 @@ export async function insertPipeline(db: Db, pipeline: NewPipelineRecord): Promi
       before_sha: pipeline.beforeSha,
       tag: pipeline.tag,
       status: 'created',
-      variables: JSON.stringify(pipeline.variables),
+      variables_sealed: sealPipelineVariables(tokenVaultOf(db), pipeline.variables),
       triggered: pipeline.triggered,
       trigger_id: pipeline.triggerId,
       created_at: pipeline.createdAt,
       updated_at: pipeline.createdAt,
     })
     .returning('*');
-  return pipelineFromRow(row);
+  return pipelineFromRow(row, tokenVaultOf(db));
 }
 
 export async function findPipeline(db: Db, id: number): Promise<PipelineRecord | undefined> {
   const row = await db('pipelines').where({ id }).first();
-  return row ? pipelineFromRow(row) : undefined;
+  return row ? pipelineFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
 export async function findPipelineInProject(db: Db, projectId: number, id: number): Promise<PipelineRecord | undefined> {
   const row = await db('pipelines').where({ id, project_id: projectId }).first();
-  return row ? pipelineFromRow(row) : undefined;
+  return row ? pipelineFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
 /** The project's newest pipeline for `ref` (highest id), which tells a trigger the ref's head. */
 export async function findNewestPipelineForRef(db: Db, projectId: number, ref: string): Promise<PipelineRecord | undefined> {
   const row = await db('pipelines').where({ project_id: projectId, ref }).orderBy('id', 'desc').first();
-  return row ? pipelineFromRow(row) : undefined;
+  return row ? pipelineFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
 export async function updatePipelineStatus(db: Db, id: number, status: PipelineStatus, now: string): Promise<void> {
   await db('pipelines').where({ id }).update({ status, updated_at: now });
 }
 
-export function pipelineFromRow(row: Record<string, unknown>): PipelineRecord {
+/** A row of `pipelines` as a record; `vault` opens its sealed variables. */
+export function pipelineFromRow(row: Record<string, unknown>, vault: TokenVault): PipelineRecord {
   return {
     id: int(row.id),
     projectId: int(row.project_id),
@@ -71,7 +73,7 @@ export function pipelineFromRow(row: Record<string, unknown>): PipelineRecord {
     beforeSha: String(row.before_sha),
     tag: bool(row.tag),
     status: row.status as PipelineStatus,
-    variables: json<PipelineVariable[]>(row.variables, []),
+    variables: openPipelineVariables(vault, row.variables_sealed),
     triggered: bool(row.triggered),
     triggerId: intOrNull(row.trigger_id),
     createdAt: String(row.created_at),
@@ -87,4 +89,20 @@ export function pipelineFromRow(row: Record<string, unknown>): PipelineRecord {
  */
 export async function lockPipeline(db: Db, id: number): Promise<void> {
   await db('pipelines').where({ id }).update({ updated_at: db.ref('updated_at') });
+}
+
+/**
+ * Request and trigger variables are secrets: kept sealed with the server secret (migration
+ * 008), as a JSON list. A pipeline without any (most) keeps the plain `[]`, which says
+ * nothing and spares a seal per pipeline.
+ */
+const NO_VARIABLES = '[]';
+
+export function sealPipelineVariables(vault: TokenVault, variables: readonly PipelineVariable[]): string {
+  return variables.length === 0 ? NO_VARIABLES : vault.seal(JSON.stringify(variables));
+}
+
+export function openPipelineVariables(vault: TokenVault, stored: unknown): PipelineVariable[] {
+  if (stored === null || stored === undefined || stored === NO_VARIABLES) return [];
+  return JSON.parse(vault.open(String(stored))) as PipelineVariable[];
 }

@@ -1,6 +1,5 @@
 import type { Db } from './db.js';
-import type { PipelineVariable } from './pipelines.js';
-import { json } from './rows.js';
+import { openPipelineVariables } from './pipelines.js';
 import { tokenVaultOf } from './tokenVault.js';
 
 /** What the database knows that a build's trace must not show (see traceSecrets in src/domain/traces.ts). */
@@ -24,7 +23,7 @@ export async function storedTraceSecrets(
   const rows: { source: string; value: unknown }[] = await db('variables')
     .where({ project_id: build.projectId })
     .select(db.raw("'project' as source"), 'value_sealed as value')
-    .unionAll((union) => union.from('pipelines').where({ id: build.pipelineId }).select(db.raw("'pipeline' as source"), 'variables as value'))
+    .unionAll((union) => union.from('pipelines').where({ id: build.pipelineId }).select(db.raw("'pipeline' as source"), 'variables_sealed as value'))
     .unionAll((union) =>
       union
         .from('builds')
@@ -39,7 +38,7 @@ export async function storedTraceSecrets(
   for (const row of rows) {
     const value = String(row.value);
     if (row.source === 'project') secrets.variableValues.push(vault.open(value));
-    else if (row.source === 'pipeline') secrets.variableValues.push(...json<PipelineVariable[]>(row.value, []).map((variable) => variable.value));
+    else if (row.source === 'pipeline') secrets.variableValues.push(...openPipelineVariables(vault, row.value).map((variable) => variable.value));
     else if (row.source === 'dependency') secrets.dependencyTokens.push(vault.open(value));
     else secrets.tokenDigests.push(value);
   }
