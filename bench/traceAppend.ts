@@ -2,8 +2,8 @@
  * Issue 7's "trace append" target: does a 4 KiB trace PATCH cost more when the stored trace is
  * long? Latency of one 4 KiB append (p50, p99, mean) when the trace already holds 0, 10 MiB and
  * 100 MiB, through v1's `PATCH builds/:id/trace.txt` and v4's `PATCH jobs/:id/trace`, on each
- * store (traces live in the database's trace_chunks). The cases run interleaved in rounds, their
- * order rotated each round, so machine noise hits them alike; every round's "0" case is a build
+ * store (traces live in the database's trace_chunks). The cases take turns, one append each, in
+ * an order rotated each round, so machine noise hits them alike; every round's "0" case is a build
  * of its own, so it starts empty (and holds APPENDS_PER_ROUND × 4 KiB at its end), while the long
  * traces grow by at most 2% over the run. Long traces are filled as a runner with a lot of
  * output would: PATCHes of up to the trace body limit (MAX_BODY_SIZE_MB, 16 MiB).
@@ -45,7 +45,7 @@ function traceText(bytes: number, seed: number): Buffer {
 
 export async function benchTraceAppend(): Promise<string[]> {
   const lines: string[] = [
-    `4 KiB appends: ${ROUNDS} rounds × ${APPENDS_PER_ROUND} per case, cases interleaved; latency in ms; "0" = a fresh empty trace each round`,
+    `4 KiB appends: ${ROUNDS} rounds × ${APPENDS_PER_ROUND} per case, cases taking turns append by append; latency in ms; "0" = a fresh empty trace each round`,
     '',
     '| store | API | stored before | p50 | p99 | mean | mean / mean at 0 |',
     '|---|---|---|---|---|---|---|',
@@ -126,11 +126,11 @@ async function measureStore(store: 'sqlite' | 'postgres', fills: string[]): Prom
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate which case goes first, so none always follows the same neighbour.
       const order = cases.map((_, i) => present(cases[(i + round) % cases.length]));
-      for (const c of order) {
-        const trace = c.perRound(round);
-        for (let i = 0; i < APPENDS_PER_ROUND; i++) {
+      // One append per case in turn, so a burst of load elsewhere lands on every case alike.
+      for (let i = 0; i < APPENDS_PER_ROUND; i++) {
+        for (const c of order) {
           const started = performance.now();
-          await patch(coordinator.url, c.api, trace, chunk);
+          await patch(coordinator.url, c.api, c.perRound(round), chunk);
           samples.get(c.name)!.push(performance.now() - started);
         }
       }
