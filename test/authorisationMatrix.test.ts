@@ -21,7 +21,7 @@ const VIEWER_TOKEN = 'viewer-token-for-the-matrix';
 /** The columns of every table below, in this order. */
 const CREDENTIALS = [
   'runner', // v1 runner token (specific runner of project A, running build a1)
-  'runnerV4', // v4 runner token (POST /api/v4/runners, specific runner of project C, running job c1)
+  'runnerV4', // v4 runner token (POST /api/v4/runners, specific runner of project C; c1 and c2 run on it and on a second one)
   'glrt', // runner authentication token (POST /api/v4/user/runners)
   'build', // build token of a1, while a1 runs
   'buildDone', // build token of a0, after a0 ended (success)
@@ -43,7 +43,8 @@ type Credential = (typeof CREDENTIALS)[number];
  * running build (build token `build`), a2 = another runner's running build of project A,
  * a0 = project A's finished build (`buildDone`), b1 = a running build of project B,
  * c1 = the running v4 job of project C (`job`), c0 = project C's finished v4 job of the
- * stage before, with an archive (`jobDone`), A/B = the projects. Rows run top to bottom;
+ * stage before, with an archive (`jobDone`), c2 = another v4 runner's running job of
+ * project C, A/B = the projects. Rows run top to bottom;
  * destructive rows come last.
  */
 const RUNNER_MATRIX: [row: string, expected: string][] = [
@@ -61,6 +62,7 @@ const RUNNER_MATRIX: [row: string, expected: string][] = [
   ['PATCH builds/:id/trace.txt @c1', /*     */ '.....Y........'],
   ['PUT builds/:id @c1', /*                 */ '..............'],
   ['PATCH builds/:id/trace.txt @c0', /*     */ '......Y.......'],
+  ['PATCH builds/:id/trace.txt @c2', /*     */ '..............'],
   ['POST builds/:id/artifacts @a1', /*      */ '...Y...Y......'],
   ['POST builds/:id/artifacts @a0', /*      */ '..............'],
   ['POST builds/:id/artifacts @b1', /*      */ '..............'],
@@ -77,12 +79,15 @@ const RUNNER_MATRIX: [row: string, expected: string][] = [
   ['PUT /api/v4/jobs/:id @a1', /*           */ '..............'],
   // A finished job's token opens no v4 job update (403, Job-Status), its own included.
   ['PUT /api/v4/jobs/:id @c0', /*           */ '..............'],
+  ['PUT /api/v4/jobs/:id @c2', /*           */ '..............'],
   ['PATCH /api/v4/jobs/:id/trace @c1', /*   */ '.....Y........'],
   ['PATCH /api/v4/jobs/:id/trace @a1', /*   */ '..............'],
   ['PATCH /api/v4/jobs/:id/trace @c0', /*   */ '..............'],
+  ['PATCH /api/v4/jobs/:id/trace @c2', /*   */ '..............'],
   ['POST /api/v4/jobs/:id/artifacts @c1', /**/ '.....Y........'],
   ['POST /api/v4/jobs/:id/artifacts @a1', /**/ '..............'],
   ['POST /api/v4/jobs/:id/artifacts @c0', /**/ '..............'],
+  ['POST /api/v4/jobs/:id/artifacts @c2', /**/ '..............'],
   ['GET /api/v4/jobs/:id/artifacts @a0', /* */ '...YY.........'],
   ['GET /api/v4/jobs/:id/artifacts @b1', /* */ '..............'],
   // The runner downloads a dependency with the dependency's own token (runner-protocol-v4.md §5.2), or a
@@ -149,13 +154,13 @@ interface World {
   tokens: Record<Credential, string>;
   /** Headers a credential travels in besides its token (the session cookie, its CSRF token). */
   headers: Partial<Record<Credential, Record<string, string>>>;
-  builds: { a0: number; a1: number; a2: number; b1: number; c0: number; c1: number };
+  builds: { a0: number; a1: number; a2: number; b1: number; c0: number; c1: number; c2: number };
   projects: { A: number; B: number };
 }
 
 const ONE_STAGE_THEN_TWO = 'a0:\n  stage: build\n  script: make\na1:\n  stage: test\n  script: make test\na2:\n  stage: test\n  script: make lint\n';
 const ONE_JOB = (name: string) => `${name}:\n  script: make\n`;
-const TWO_STAGES_C = 'c0:\n  stage: build\n  script: make\nc1:\n  stage: test\n  script: make test\n';
+const TWO_STAGES_C = 'c0:\n  stage: build\n  script: make\nc1:\n  stage: test\n  script: make test\nc2:\n  stage: test\n  script: make lint\n';
 
 async function setUp(): Promise<World> {
   const coordinator = await startTestCoordinator({ CI_VIEWER_TOKEN: VIEWER_TOKEN });
@@ -196,13 +201,17 @@ async function setUp(): Promise<World> {
 
   const runnerV4 = json<{ token: string }>(await raw.request('POST', '/api/v4/runners', { token: projectC.runners_token, run_untagged: true }), 201, 'v4 register').token;
   await api.createPipeline(projectC.id, { ci_config: TWO_STAGES_C });
-  const takeV4 = async () =>
-    json<{ id: number; token: string }>(await raw.request('POST', '/api/v4/jobs/request', { token: runnerV4, info: v4Info() }, { 'User-Agent': V4_RUNNER_UA }), 201, 'jobs/request');
+  const takeV4 = async (token = runnerV4) =>
+    json<{ id: number; token: string; job_info: { name: string } }>(await raw.request('POST', '/api/v4/jobs/request', { token, info: v4Info() }, { 'User-Agent': V4_RUNNER_UA }), 201, 'jobs/request');
   const c0 = await takeV4();
   const c0Upload = await uploadArtifactsV4(coordinator.url, c0.id, await zipToBuffer({ 'out.txt': 'artifact of c0' }), { jobToken: c0.token });
   assert.equal(c0Upload.status, 201, c0Upload.text);
   assert.equal((await raw.request('PUT', `/api/v4/jobs/${c0.id}`, { token: c0.token, state: 'success', info: v4Info() }, { 'User-Agent': V4_RUNNER_UA })).status, 200);
-  const c1 = await takeV4();
+  // c1 and c2 on two v4 runners of project C, one each.
+  const runnerV4b = json<{ token: string }>(await raw.request('POST', '/api/v4/runners', { token: projectC.runners_token, run_untagged: true }), 201, 'v4 register').token;
+  const [first, second] = [await takeV4(), await takeV4(runnerV4b)];
+  const [c1, c2] = first.job_info.name === 'c1' ? [first, second] : [second, first];
+  assert.deepEqual([c1.job_info.name, c2.job_info.name], ['c1', 'c2']);
   // Shared (instance) runners are off for A, B and C: the glrt- runner never takes their builds.
   const glrt = json<{ token: string }>(await api.request('POST', '/api/v4/user/runners', { runner_type: 'instance_type', run_untagged: true }), 201, 'user/runners').token;
   assert.match(glrt, /^glrt-/);
@@ -221,7 +230,7 @@ async function setUp(): Promise<World> {
       // A cookie is no runner credential: the runner API gets a token that opens nothing beside it.
       session: 'only-a-session-cookie', sessionCsrf: 'only-a-session-cookie',
     },
-    builds: { a0: a0.id, a1: a1.id, a2: a2.id, b1: b1.id, c0: c0.id, c1: c1.id },
+    builds: { a0: a0.id, a1: a1.id, a2: a2.id, b1: b1.id, c0: c0.id, c1: c1.id, c2: c2.id },
     projects: { A: projectA.id, B: projectB.id },
   };
 }
