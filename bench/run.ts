@@ -1,5 +1,6 @@
 /** `make bench`: every scenario, one after the other, printing its figures. `BENCH=a,b` runs only those. */
 import { benchArtifactUpload } from './artifactUpload.js';
+import { benchIdlePoll } from './idlePoll.js';
 import { benchParameterForms } from './parameterForms.js';
 import { benchPickup } from './pickup.js';
 import { benchRegisterPoll } from './registerPoll.js';
@@ -11,6 +12,7 @@ const scenarios: [string, () => Promise<string[]>][] = [
   ['runner polls', benchRegisterPoll],
   ['parameter forms', benchParameterForms],
   ['pickup', benchPickup],
+  ['idle poll', benchIdlePoll],
 ];
 
 const picked = process.env.BENCH?.split(',').map((name) => name.trim().toLowerCase());

@@ -11,6 +11,8 @@ import { bodyLimitOf } from './bodyLimits.js';
 import { refuseDeepNesting } from './nestingLimit.js';
 import { createRequestReader, type RequestReading } from './requestReading.js';
 import { annotateRequest } from './requestContext.js';
+import { precompileRoutes } from './routeTable.js';
+import { lightDispatcher } from './lightDispatch.js';
 
 
 export const specPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi.yaml');
@@ -61,6 +63,8 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
     securityHandlers: securityHandlers({ adminTokenDigest: deps.tokens.adminTokenDigest, viewerToken: deps.config.viewerToken }),
   });
   await api.init();
+  precompileRoutes(api.router);
+  const dispatchLight = lightDispatcher(api, LIGHT_OPERATIONS);
   const readRequest = createRequestReader();
   const readingOf = (operationId: string | undefined): RequestReading =>
     (operationId === undefined ? undefined : readings[operationId as OperationId]) ?? { kind: 'default' };
@@ -80,9 +84,13 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
     const { query, body } = await readRequest(ctx, operation, readingOf(operation?.operationId), bodyLimit);
     refuseDeepNesting(body);
     refuseDeepNesting(query);
-    await api.handleRequest({ ...request, query: query as Request['query'], body }, ctx);
+    const read: Request = { ...request, query: query as Request['query'], body };
+    await (dispatchLight(operation, read, ctx) ?? api.handleRequest(read, ctx));
   };
 }
+
+/** The runners' polls for a build: the requests a coordinator serves most (see lightDispatch.ts). */
+const LIGHT_OPERATIONS: ReadonlySet<string> = new Set<OperationId>(['registerBuild', 'registerBuildJson', 'requestJob']);
 
 /**
  * A path whose percent-encoding is not UTF-8 (`/projects/%ff`) cannot name anything; the

@@ -9,6 +9,14 @@ import { withRequestAnnotations, type RequestAnnotations } from './requestContex
 /** A request id a client or proxy may hand us (GitLab's X-Request-Id); anything else is replaced. */
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The request's id, sent back as X-Request-Id whether or not the request is logged. */
+function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && ACCEPTABLE_REQUEST_ID.test(given) ? given : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
 /**
  * One JSON log line per request (pino-http), written when the answer is complete (or the
  * client went away): the request id, operationId, status, duration and, where a handler
@@ -21,12 +29,7 @@ export function requestObservation(logger: Logger, metrics: CoordinatorMetrics):
     logger,
     quietReqLogger: true,
     customAttributeKeys: { responseTime: 'durationMs' },
-    genReqId(req, res) {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && ACCEPTABLE_REQUEST_ID.test(given) ? given : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
+    genReqId: requestId,
     serializers: {
       req: (req: { method: string; url: string; headers: Record<string, unknown>; remoteAddress?: string }) => ({
         method: req.method,
@@ -46,7 +49,10 @@ export function requestObservation(logger: Logger, metrics: CoordinatorMetrics):
     const annotations: RequestAnnotations = {};
     annotationsOf.set(ctx.req, annotations);
     const started = process.hrtime.bigint();
-    httpLogger(ctx.req, ctx.res);
+    // pino-http logs at info, or at error for a failure: with neither enabled (LOG_LEVEL=fatal
+    // or silent) it would only build a child logger per request for nothing (issue 7's idle poll).
+    if (logger.isLevelEnabled('error')) httpLogger(ctx.req, ctx.res);
+    else requestId(ctx.req, ctx.res);
     ctx.res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.requestFinished(annotations.operationId ?? 'unknown', ctx.res.statusCode, seconds);

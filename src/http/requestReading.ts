@@ -89,7 +89,8 @@ export function createRequestReader(): RequestReader {
     const inQuery = reading.kind === 'raw' || !hasRequestBody(operation);
     const schema = inQuery ? querySchema(operation) : requestBodySchema(operation);
     const limits = formLimits(maxBodyBytes, new Set(reading.kind === 'parameters' ? reading.longFields : []));
-    const fromQuery = formParameters(urlencodedFields(ctx.querystring, limits), schema);
+    // An empty query string gives no fields, and formParameters of none is an empty object.
+    const fromQuery = ctx.querystring === '' ? {} : formParameters(urlencodedFields(ctx.querystring, limits), schema);
     const fromBody = reading.kind === 'raw' ? undefined : await bodyParameters(ctx, schema, limits, reading.kind === 'upload');
     // A body that is no object (a JSON array) goes to validation as it is, to be refused there.
     const merged = fromBody === undefined ? fromQuery : isPlainObject(fromBody) ? { ...fromQuery, ...fromBody } : fromBody;
