@@ -1,5 +1,6 @@
 /** `make bench`: every scenario, one after the other, printing its figures. `BENCH=a,b` runs only those. */
 import { benchArtifactUpload } from './artifactUpload.js';
+import { benchHistory } from './history.js';
 import { benchIdlePoll } from './idlePoll.js';
 import { benchParameterForms } from './parameterForms.js';
 import { benchPickup } from './pickup.js';
@@ -13,6 +14,7 @@ const scenarios: [string, () => Promise<string[]>][] = [
   ['parameter forms', benchParameterForms],
   ['pickup', benchPickup],
   ['idle poll', benchIdlePoll],
+  ['history', benchHistory],
 ];
 
 const picked = process.env.BENCH?.split(',').map((name) => name.trim().toLowerCase());
