@@ -49,6 +49,12 @@ export interface RunningCoordinator {
   releaseLongPolls(): void;
   /** Build requests held open right now. */
   longPollsWaiting(): number;
+  /**
+   * For tests, what requests could leave behind: wait callbacks still registered, runners
+   * remembered, listeners on the shared emitters (queue signals, store notifications) and
+   * requests not yet answered or closed.
+   */
+  leftovers(): { waiters: number; runners: number; queueListeners: number; notificationHandlers: number; requestsInFlight: number };
   /** Settles when every runner contact recorded so far is written (they are written in batches). */
   flushRunnerContacts(): Promise<void>;
   /** Settles when the work answered requests left running is done (a deleted project's data removal): tests, tools. */
@@ -141,6 +147,12 @@ export async function startCoordinator(config: Config, options: StartOptions = {
     },
     releaseLongPolls: () => runnerQueues.releaseAll(),
     longPollsWaiting: () => runnerQueues.size,
+    leftovers: () => ({
+      ...runnerQueues.holdings(),
+      queueListeners: queueSignals.listenerCount,
+      notificationHandlers: notifications.handlerCount(),
+      requestsInFlight: answering.size,
+    }),
     flushRunnerContacts: () => runnerContacts.flush(),
     backgroundWorkSettled: () => background.settled(),
     async shutdown() {

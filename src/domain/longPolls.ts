@@ -89,6 +89,13 @@ export class RunnerQueues {
     return this.waiting;
   }
 
+  /** What is held for requests, counted where it is kept (tests: nothing may stay behind a request). */
+  holdings(): { waiters: number; runners: number } {
+    let waiters = 0;
+    for (const entry of this.entries.values()) waiters += entry.waiters.size;
+    return { waiters, runners: this.entries.size };
+  }
+
   /** The runner this token names, speaking `api`; undefined for an unknown token (never remembered). */
   async lookup(token: string | undefined, api: RunnerApiVersion): Promise<RunnerEntry | undefined> {
     if (!token) return undefined;

@@ -23,6 +23,8 @@ export interface QueueSignals {
   publish(event: QueueEvent): void;
   /** Every announcement, from any process. Returns the function that unsubscribes. */
   subscribe(listener: QueueListener): () => void;
+  /** Listeners subscribed now: a fixed few per process, however many requests come and go. */
+  readonly listenerCount: number;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,10 @@ export class InMemoryQueueSignals implements QueueSignals {
   subscribe(listener: QueueListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
   }
 
   async close(): Promise<void> {
@@ -109,6 +115,10 @@ export class NotifyingQueueSignals implements QueueSignals {
 
   subscribe(listener: QueueListener): () => void {
     return this.local.subscribe(listener);
+  }
+
+  get listenerCount(): number {
+    return this.local.listenerCount;
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,8 @@ export interface Notifications {
   listen(channel: string, handler: NotificationHandler): Promise<() => Promise<void>>;
   /** `lost`: the listening connection broke; `restored`: it is back (notifications in between are lost: resynchronise). */
   onConnectionChange(handler: (state: 'lost' | 'restored') => void): () => void;
+  /** Handlers registered now (on every channel, and for connection changes). */
+  handlerCount(): number;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,12 @@ class ChannelHandlers {
     return [...this.handlers.keys()];
   }
 
+  count(): number {
+    let count = 0;
+    for (const handlers of this.handlers.values()) count += handlers.size;
+    return count;
+  }
+
   deliver(channel: string, payload: string): void {
     for (const handler of [...(this.handlers.get(channel) ?? [])]) {
       try {
@@ -98,6 +106,10 @@ class InProcessNotifications implements Notifications {
 
   onConnectionChange(): () => void {
     return () => {};
+  }
+
+  handlerCount(): number {
+    return this.handlers.count();
   }
 
   async close(): Promise<void> {}
@@ -151,6 +163,10 @@ class PostgresNotifications implements Notifications {
   onConnectionChange(handler: (state: 'lost' | 'restored') => void): () => void {
     this.stateHandlers.add(handler);
     return () => this.stateHandlers.delete(handler);
+  }
+
+  handlerCount(): number {
+    return this.handlers.count() + this.stateHandlers.size;
   }
 
   async close(): Promise<void> {
