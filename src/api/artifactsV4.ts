@@ -53,7 +53,7 @@ export function artifactV4Handlers({ db, config, clock, metrics }: AppDeps): Ope
    */
   const upload: Handler = async (c, ctx) => {
     const buildId = pathInteger(c, 'id');
-    annotateRequest({ buildId });
+    annotateRequest(c, { buildId });
     const query = c.request.query as UploadQuery;
     let expireAt: string | null;
     let kind: ArtifactKind;
@@ -64,7 +64,7 @@ export function artifactV4Handlers({ db, config, clock, metrics }: AppDeps): Ope
       expireAt = expireAtOrRefuse(query.expire_in, clock.now());
       const access = await authenticateRunningV4Job(db, buildId, jobTokenOf(c.request.headers, query));
       if (!access.granted) throw uploadRefusal(access);
-      if (access.build.runnerId !== null) annotateRequest({ runnerId: access.build.runnerId });
+      if (access.build.runnerId !== null) annotateRequest(c, { runnerId: access.build.runnerId });
     } catch (refusal) {
       abandonRequestBody(ctx);
       throw refusal;
@@ -95,7 +95,7 @@ export function artifactV4Handlers({ db, config, clock, metrics }: AppDeps): Ope
   /** GET jobs/:id/artifacts: the job's `archive`, as the dependency downloader fetches it. */
   const download: Handler = async (c, ctx) => {
     const buildId = pathInteger(c, 'id');
-    annotateRequest({ buildId });
+    annotateRequest(c, { buildId });
     const access = await authenticateArtifactsDownload(db, buildId, jobTokenOf(c.request.headers, c.request.query as { token?: string }));
     if (!access.granted) {
       if (access.denial === 'unauthenticated') throw new HttpError(401, '401 Unauthorized');

@@ -30,10 +30,10 @@ export async function requireBuildAccess(
   token: string | undefined = buildTokenOf(c),
 ): Promise<{ build: BuildRecord; project: ProjectRecord }> {
   const buildId = pathInteger(c, 'id');
-  annotateRequest({ buildId });
+  annotateRequest(c, { buildId });
   const access = await authenticateBuild(db, buildId, token);
   if (!access.granted) throw denialError(access.denial);
-  if (access.build.runnerId !== null) annotateRequest({ runnerId: access.build.runnerId });
+  if (access.build.runnerId !== null) annotateRequest(c, { runnerId: access.build.runnerId });
   return access;
 }
 

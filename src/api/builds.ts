@@ -37,7 +37,7 @@ export function buildHandlers(deps: AppDeps): OperationHandlers {
       throw forbidden();
     }
     const { runner } = entry.polling;
-    annotateRequest({ runnerId: runner.id });
+    annotateRequest(c, { runnerId: runner.id });
     if (!runner.active) {
       metrics.buildRequest('v1', 'paused');
       throw notFound();
@@ -55,7 +55,7 @@ export function buildHandlers(deps: AppDeps): OperationHandlers {
         const { build } = outcome;
         metrics.buildRequest('v1', 'build');
         metrics.buildClaimed('v1', outcome.claimSeconds, build.queuedAt, clock.now());
-        annotateRequest({ buildId: build.id });
+        annotateRequest(c, { buildId: build.id });
         sendJson(ctx, 201, await buildDetailsPayload(db, clock, build.id));
         return;
       }
@@ -81,11 +81,11 @@ export function buildHandlers(deps: AppDeps): OperationHandlers {
 
   const update: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'updateBuild'>;
-    const runner = await authenticateRunner(db, body.token, 'v1');
+    const runner = await authenticateRunner(c, db, body.token, 'v1');
     // Only a build running on this runner: anything else (including `PUT builds/-1`, the
     // runner's token check, and a build canceled under it) answers 404.
     const build = await findBuild(db, pathInteger(c, 'id'));
-    annotateRequest({ buildId: pathInteger(c, 'id') });
+    annotateRequest(c, { buildId: pathInteger(c, 'id') });
     if (!build || build.runnerId !== runner.id || build.status !== 'running') throw buildNotFound();
     const project = await findLiveProject(db, build.projectId);
     if (!project) throw forbidden('Project has been deleted!');

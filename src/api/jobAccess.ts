@@ -19,12 +19,12 @@ import { singleValue, tokenParameter } from './buildAccess.js';
 
 export async function requireUpdatableJob(db: Db, c: OpenApiContext): Promise<{ build: BuildRecord; project: ProjectRecord }> {
   const buildId = pathInteger(c, 'id');
-  annotateRequest({ buildId });
+  annotateRequest(c, { buildId });
   const token = tokenParameter(c.request.requestBody) ?? singleValue(c.request.headers['job-token']);
   const access = await authenticateBuild(db, buildId, token, false);
   if (!access.granted) throw denialError(access.denial);
   const { build } = access;
-  if (build.runnerId !== null) annotateRequest({ runnerId: build.runnerId });
+  if (build.runnerId !== null) annotateRequest(c, { runnerId: build.runnerId });
   // A job is driven through its runner's API only: a v1 runner's build token (which its
   // script sees as CI_BUILD_TOKEN) must not set the build's state or trace through v4,
   // which v1 left to the runner's own token (found by test/authorisationMatrix.test.ts).

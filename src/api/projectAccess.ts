@@ -27,6 +27,6 @@ export async function requireProjectJob(db: Db, c: OpenApiContext): Promise<Buil
   const project = await requireLiveProject(db, c);
   const build = await findBuildInProject(db, project.id, pathInteger(c, 'job_id'));
   if (!build) throw notFound();
-  annotateRequest({ buildId: build.id, ...(build.runnerId !== null ? { runnerId: build.runnerId } : {}) });
+  annotateRequest(c, { buildId: build.id, ...(build.runnerId !== null ? { runnerId: build.runnerId } : {}) });
   return build;
 }

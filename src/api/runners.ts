@@ -26,7 +26,7 @@ export function runnerHandlers({ db, clock, tokens }: AppDeps): OperationHandler
 
   const unregister: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'deleteRunner'>;
-    const runner = await authenticateRunner(db, body.token, 'v1');
+    const runner = await authenticateRunner(c, db, body.token, 'v1');
     // Deleted meanwhile by a concurrent call: the token no longer names a runner.
     if (!(await removeRunner(db, runner.id))) throw forbidden();
     // GitLab answered with the deleted row; we keep no token to show, so the caller's own

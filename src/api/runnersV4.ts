@@ -40,7 +40,7 @@ export function runnerV4Handlers({ db, clock, tokens }: AppDeps): OperationHandl
     });
     if (outcome.kind === 'unknown-token') throw forbidden();
     if (outcome.kind === 'invalid-runner') throw invalidRunner(outcome.reason);
-    annotateRequest({ runnerId: outcome.runner.id });
+    annotateRequest(c, { runnerId: outcome.runner.id });
     sendJson(ctx, 201, presentRunnerAuthentication({ id: outcome.runner.id, token: outcome.token }));
   };
 
@@ -49,14 +49,14 @@ export function runnerV4Handlers({ db, clock, tokens }: AppDeps): OperationHandl
     if (body.token.trim() === '') throw badRequest('token');
     const runner = await verifyRunner(db, clock, body.token, body.system_id || undefined);
     if (!runner) throw forbidden();
-    annotateRequest({ runnerId: runner.id });
+    annotateRequest(c, { runnerId: runner.id });
     // The caller's own token: we keep only its digest.
     sendJson(ctx, 200, presentRunnerAuthentication({ id: runner.id, token: body.token }));
   };
 
   const unregister: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'deleteRunnerV4'>;
-    const runner = await authenticateRunner(db, body.token, 'v4');
+    const runner = await authenticateRunner(c, db, body.token, 'v4');
     // Deleted meanwhile by a concurrent call: the token no longer names a runner.
     if (!(await removeRunner(db, runner.id))) throw forbidden();
     sendNoContent(ctx);
@@ -65,7 +65,7 @@ export function runnerV4Handlers({ db, clock, tokens }: AppDeps): OperationHandl
   const unregisterManager: Handler = async (c, ctx) => {
     const body = c.request.requestBody as JsonBody<'deleteRunnerManagerV4'>;
     if (body.system_id.trim() === '') throw badRequest('system_id');
-    const runner = await authenticateRunner(db, body.token, 'v4');
+    const runner = await authenticateRunner(c, db, body.token, 'v4');
     if (!(await deleteRunnerManager(db, runner.id, body.system_id))) throw notFound();
     sendNoContent(ctx);
   };

@@ -20,7 +20,7 @@ export function traceStreamHandlers({ db, background, logger, buildSignals, shut
     /** GET .../jobs/:job_id/trace/stream: the trace as Server-Sent Events until the job finishes. */
     async streamJobTrace(c, ctx) {
       const build = await requireProjectJob(db, c);
-      annotateRequest({ buildId: build.id });
+      annotateRequest(c, { buildId: build.id });
       const lastEventId = c.request.headers['last-event-id'];
       const from = typeof lastEventId === 'string' && lastEventId !== '' ? Number(lastEventId) : 0;
 

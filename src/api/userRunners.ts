@@ -33,7 +33,7 @@ export function userRunnerHandlers({ db, clock }: AppDeps): OperationHandlers {
       });
       if (outcome.kind === 'unknown-project') throw new HttpError(404, '404 Project Not Found');
       if (outcome.kind !== 'registered') throw invalidRunner(outcome.kind === 'invalid-runner' ? outcome.reason : 'invalid runner');
-      annotateRequest({ runnerId: outcome.runner.id });
+      annotateRequest(c, { runnerId: outcome.runner.id });
       // The one time the glrt- token is shown: only its digest is kept.
       sendJson(ctx, 201, presentRunnerAuthentication({ id: outcome.runner.id, token: outcome.token }));
     },

@@ -32,7 +32,7 @@ export function v4JobHandlers(deps: AppDeps): OperationHandlers {
         throw forbidden();
       }
       const { runner } = entry.polling;
-      annotateRequest({ runnerId: runner.id });
+      annotateRequest(c, { runnerId: runner.id });
       // GitLab records a v4 runner's contact (and its host, system_id) before anything else, paused or
       // not; here in batches with other runners' (never a write per poll).
       await runnerContacts.record(runner, body.info);
@@ -52,7 +52,7 @@ export function v4JobHandlers(deps: AppDeps): OperationHandlers {
           const { build } = outcome;
           metrics.buildRequest('v4', 'build');
           metrics.buildClaimed('v4', outcome.claimSeconds, build.queuedAt, clock.now());
-          annotateRequest({ buildId: build.id });
+          annotateRequest(c, { buildId: build.id });
           sendJson(ctx, 201, presentJobPayload(await loadBuildContext(db, build.id), clock.now()));
           return;
         }

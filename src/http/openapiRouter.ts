@@ -10,7 +10,7 @@ import type { AppDeps, OperationHandlers, OperationId } from './handlers.js';
 import { bodyLimitOf } from './bodyLimits.js';
 import { refuseDeepNesting } from './nestingLimit.js';
 import { createRequestReader, type RequestReading } from './requestReading.js';
-import { annotateRequest } from './requestContext.js';
+import { annotateRequest, shareRequestAnnotations } from './requestContext.js';
 import { precompileRoutes } from './routeTable.js';
 import { lightDispatcher } from './lightDispatch.js';
 
@@ -78,7 +78,7 @@ export async function openapiRouter(deps: AppDeps, handlers: OperationHandlers, 
       headers: ctx.headers as Record<string, string | string[]>,
     };
     const operation = api.matchOperation(request);
-    annotateRequest({ operationId: operation?.operationId });
+    annotateRequest(ctx, { operationId: operation?.operationId });
     const bodyLimit = bodyLimitOf(operation?.operationId, deps.config);
     ctx.state.bodyLimit = bodyLimit;
     const { query, body } = await readRequest(ctx, operation, readingOf(operation?.operationId), bodyLimit);
@@ -110,6 +110,7 @@ function guarded(handlers: OperationHandlers): OperationHandlers {
     Object.entries(handlers).map(([operationId, handler]) => [
       operationId,
       async (c: OpenApiContext, ctx: Koa.Context) => {
+        shareRequestAnnotations(ctx, c);
         enforceAccess(c, ctx);
         await handler(c, ctx);
       },

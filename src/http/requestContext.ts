@@ -1,5 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /** What the request log line and the request metrics say about a request beyond its URL. */
 export interface RequestAnnotations {
   operationId?: string;
@@ -7,18 +5,30 @@ export interface RequestAnnotations {
   buildId?: number;
 }
 
-const current = new AsyncLocalStorage<RequestAnnotations>();
+/**
+ * Each request's annotations, by its Koa context and by the openapi-backend context its
+ * handler gets. Not an AsyncLocalStorage: on Node 20 one enables async hooks on every promise
+ * of the process, which cost a runner's idle poll (issue 7) more than anything else left.
+ */
+const annotationsOf = new WeakMap<object, RequestAnnotations>();
 
-/** Runs the rest of a request with `annotations` as the object annotateRequest fills. */
-export function withRequestAnnotations<T>(annotations: RequestAnnotations, run: () => T): T {
-  return current.run(annotations, run);
+/** Makes `annotations` the object annotateRequest fills for the request of this Koa context. */
+export function beginRequestAnnotations(ctx: object, annotations: RequestAnnotations): void {
+  annotationsOf.set(ctx, annotations);
+}
+
+/** Lets annotateRequest(`to`, ...) fill the annotations of `from`'s request (the openapi-backend context of a Koa one). */
+export function shareRequestAnnotations(from: object, to: object): void {
+  const annotations = annotationsOf.get(from);
+  if (annotations) annotationsOf.set(to, annotations);
 }
 
 /**
  * Adds what a handler learnt (the runner a token named, the build a request is about) to
- * the request's log line. Outside a request (a background task) it does nothing.
+ * the log line of the request `carrier` (its Koa or openapi-backend context) belongs to.
+ * For anything else (a background task) it does nothing.
  */
-export function annotateRequest(fields: RequestAnnotations): void {
-  const annotations = current.getStore();
+export function annotateRequest(carrier: object, fields: RequestAnnotations): void {
+  const annotations = annotationsOf.get(carrier);
   if (annotations) Object.assign(annotations, fields);
 }

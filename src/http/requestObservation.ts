@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import { pinoHttp } from 'pino-http';
 import { redactUrl, type Logger } from '../observability/logger.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
-import { withRequestAnnotations, type RequestAnnotations } from './requestContext.js';
+import { beginRequestAnnotations, type RequestAnnotations } from './requestContext.js';
 
 /** A request id a client or proxy may hand us (GitLab's X-Request-Id); anything else is replaced. */
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -57,6 +57,7 @@ export function requestObservation(logger: Logger, metrics: CoordinatorMetrics):
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.requestFinished(annotations.operationId ?? 'unknown', ctx.res.statusCode, seconds);
     });
-    await withRequestAnnotations(annotations, next);
+    beginRequestAnnotations(ctx, annotations);
+    await next();
   };
 }
