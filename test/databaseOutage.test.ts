@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
 import { createTestDatabase, onlyOnPostgres, type TestDatabase } from './support/database.js';
 import { RunnerApi } from './support/runnerApi.js';
+import { RunnerV4Api } from './support/runnerV4Api.js';
 import { TcpProxy } from './support/tcpProxy.js';
 import { UserApi } from './support/userApi.js';
 import fs from 'node:fs';
@@ -28,7 +29,8 @@ describe('the PostgreSQL connection lost and back', POSTGRES_ONLY, () => {
     proxy = await TcpProxy.start({ host: direct.hostname, port: Number(direct.port) });
     const proxied = new URL(database.url);
     proxied.host = `127.0.0.1:${proxy.port}`;
-    coordinator = await startTestCoordinator({ DATABASE_URL: proxied.toString() });
+    // Build requests are held (long polling), for the test of what happens to held ones.
+    coordinator = await startTestCoordinator({ DATABASE_URL: proxied.toString(), CI_LONG_POLL_SECONDS: '60' });
   });
   after(async () => {
     await coordinator?.stop();
@@ -79,5 +81,38 @@ describe('the PostgreSQL connection lost and back', POSTGRES_ONLY, () => {
     await coordinator.notifications.notify('outage', 'after');
     while (Date.now() < deadline && heard.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(heard, ['after']);
+  });
+  test('held long polls are answered when the connection is lost, not dropped, and polling works again once it is back', { timeout: 60_000 }, async () => {
+    const v1 = new RunnerApi(coordinator.url);
+    const v4 = new RunnerV4Api(coordinator.url);
+    const v1Token = (await v1.registerRunner({ token: coordinator.registrationToken })).token;
+    const v4Token = (await v4.registerRunner({ token: coordinator.registrationToken })).token;
+    const heldV1 = v1.heldBuildRequest(v1Token);
+    const heldV4 = v4.call('POST', '/api/v4/jobs/request', { token: v4Token });
+    for (let i = 0; coordinator.longPollsWaiting() < 2; i++) {
+      assert.ok(i < 2000, 'both requests held');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+
+    await proxy.cut();
+    // Held for 60 s, beyond this test's time limit: an answer now is the outage's.
+    const [v1Reply, v4Reply] = await Promise.all([heldV1.reply, heldV4]);
+    for (const [api, reply] of [['v1', v1Reply], ['v4', v4Reply]] as const) {
+      assert.equal(reply.status, 503, `${api}: ${reply.text}`);
+      assert.match((reply.json as { message: string }).message, /^503 /, api);
+      assert.ok(reply.headers['retry-after'], api);
+    }
+    assert.equal(coordinator.longPollsWaiting(), 0);
+    assert.equal(coordinator.leftovers().waiters, 0);
+
+    await proxy.restore();
+    const api = new UserApi(coordinator.url, coordinator.adminToken);
+    const deadline = Date.now() + 30_000;
+    let project: Awaited<ReturnType<UserApi['createProject']>> | undefined;
+    while (!project && Date.now() < deadline) project = await api.createProject({ name: 'after the outage' }).catch(() => undefined);
+    assert.ok(project, 'the user API works again');
+    await api.createPipeline(project.id, { ci_config: 'after:\n  script: make\n' });
+    const taken = await v1.requestBuild(v1Token);
+    assert.equal(taken.status, 201, taken.text);
   });
 });
