@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
 
 /**
@@ -8,7 +8,8 @@ import type { Knex } from 'knex';
  * lookup by digest stays one indexed equality.
  */
 export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  // The one-shot hash (a string is hashed as UTF-8): no Hash object per runner poll.
+  return hash('sha256', token, 'hex');
 }
 
 /**
