@@ -17,7 +17,9 @@
  * - empty scan: the queue scan a poll makes when its runner's queue version moved
  *   (assignNextBuild finding nothing), one at a time, scans/s: the database's share of a poll;
  * - claim: CLAIM_BUILDS pending builds claimed through builds/register by CLAIM_RUNNERS runners
- *   at once, builds/s, every build handed out exactly once.
+ *   at once, builds/s, every build handed out exactly once;
+ * - runner deletion: `DELETE runners/delete` of a runner that ran nothing, one at a time,
+ *   deletions/s (the builds' runner_id foreign key is checked and set to NULL on delete).
  * Then the plans (SQLite EXPLAIN QUERY PLAN, PostgreSQL EXPLAIN) of every query a scan and a
  * claim ran at the large history.
  */
@@ -60,14 +62,18 @@ interface Figures {
   idle: number[];
   scan: number[];
   claim: number[];
+  deletion: number[];
 }
+
+const MEASURES = { idle: 'idle poll', scan: 'empty scan', claim: 'claim', deletion: 'runner deletion' } as const;
+const DELETIONS = 20;
 
 export async function benchHistory(): Promise<string[]> {
   const lines: string[] = [
     `finished builds stored: ${HISTORY_SMALL} vs ${HISTORY_LARGE}; ${ROUNDS} rounds, interleaved; idle poll ${IDLE_SECONDS} s at 64 connections; empty scans for ${SCAN_MS} ms one at a time; claims: ${CLAIM_BUILDS / ROUNDS} pending builds per round, ${CLAIM_RUNNERS} runners at once`,
     '',
-    '| store | finished builds | idle poll req/s | empty scans/s | claims/s |',
-    '|---|---|---|---|---|',
+    '| store | finished builds | idle poll req/s | empty scans/s | claims/s | runner deletions/s |',
+    '|---|---|---|---|---|---|',
   ];
   const verdicts: string[] = [];
   const plans: string[] = [];
@@ -77,7 +83,7 @@ export async function benchHistory(): Promise<string[]> {
     try {
       for (const history of [HISTORY_SMALL, HISTORY_LARGE]) sites.push(await prepareSite(store, history));
       for (const site of sites) fills.push(`${store}: ${site.history} finished builds inserted in ${(site.fillMs / 1000).toFixed(1)} s`);
-      const figures = sites.map((): Figures => ({ idle: [], scan: [], claim: [] }));
+      const figures = sites.map((): Figures => ({ idle: [], scan: [], claim: [], deletion: [] }));
       for (let round = 0; round < ROUNDS; round++) {
         // Alternate which history goes first, so that neither always meets a warmer machine.
         const order = round % 2 === 0 ? [0, 1] : [1, 0];
@@ -85,17 +91,18 @@ export async function benchHistory(): Promise<string[]> {
         for (const i of order) figures[i]!.scan.push(await emptyScans(sites[i]!));
         for (const site of sites) await queueBuilds(site, CLAIM_BUILDS / ROUNDS);
         for (const i of order) figures[i]!.claim.push(await claims(sites[i]!, CLAIM_BUILDS / ROUNDS));
+        for (const i of order) figures[i]!.deletion.push(await runnerDeletions(sites[i]!));
       }
-      const means = figures.map((f) => ({ idle: mean(f.idle), scan: mean(f.scan), claim: mean(f.claim) }));
+      const means = figures.map((f) => ({ idle: mean(f.idle), scan: mean(f.scan), claim: mean(f.claim), deletion: mean(f.deletion) }));
       for (const [i, site] of sites.entries()) {
         const m = means[i]!;
-        lines.push(`| ${store} | ${site.history} | ${m.idle.toFixed(0)} | ${m.scan.toFixed(0)} | ${m.claim.toFixed(0)} |`);
+        lines.push(`| ${store} | ${site.history} | ${m.idle.toFixed(0)} | ${m.scan.toFixed(0)} | ${m.claim.toFixed(0)} | ${m.deletion.toFixed(1)} |`);
       }
       const [small, large] = means as [(typeof means)[0], (typeof means)[0]];
-      for (const measure of ['idle', 'scan', 'claim'] as const) {
+      for (const measure of Object.keys(MEASURES) as (keyof typeof MEASURES)[]) {
         // Cost per operation at the large history over the cost at the small one.
         const ratio = small[measure] / large[measure];
-        const name = { idle: 'idle poll', scan: 'empty scan', claim: 'claim' }[measure];
+        const name = MEASURES[measure];
         verdicts.push(`${store} ${name}: cost at ${HISTORY_LARGE} / at ${HISTORY_SMALL} = ${ratio.toFixed(2)}; target ≤ ${TARGET_RATIO}: ${ratio <= TARGET_RATIO ? 'met' : 'MISSED'}`);
       }
       plans.push(...(await queryPlans(store, sites[1]!)));
@@ -254,6 +261,21 @@ async function claims(site: Site, count: number): Promise<number> {
   return (count * 1000) / ms;
 }
 
+/** Runners that ran nothing registered and deleted again (as a runner's unregister does), one at a time. */
+async function runnerDeletions(site: Site): Promise<number> {
+  const { url, registrationToken } = site.coordinator;
+  let ms = 0;
+  for (let i = 0; i < DELETIONS; i++) {
+    const token = String((await postJson(url, '/ci/api/v1/runners/register.json', { token: registrationToken })).body.token);
+    const started = performance.now();
+    const reply = await fetch(`${url}/ci/api/v1/runners/delete.json`, { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) });
+    await reply.arrayBuffer();
+    ms += performance.now() - started;
+    if (reply.status !== 200) throw new Error(`runner deletion answered ${reply.status}`);
+  }
+  return (DELETIONS * 1000) / ms;
+}
+
 /**
  * The plan of every query an empty scan and a claim run: SQLite's EXPLAIN QUERY PLAN or
  * PostgreSQL's EXPLAIN, each printed once per distinct statement.
@@ -271,19 +293,28 @@ async function queryPlans(store: string, site: Site): Promise<string[]> {
     const token = String((await postJson(site.coordinator.url, '/ci/api/v1/runners/register.json', { token: site.coordinator.registrationToken })).body.token);
     const reply = await postJson(site.coordinator.url, '/ci/api/v1/builds/register.json', { token });
     if (reply.status !== 201) throw new Error(`plan claim answered ${reply.status}`);
+    await runnerDeletionOnce(site);
   } finally {
     db.off('query', record);
   }
-  const lines = [`${store}, ${site.history} finished builds: plans of the queries of an empty scan, a pipeline's creation and a claim`];
+  const lines = [`${store}, ${site.history} finished builds: plans of the queries of an empty scan, a pipeline's creation, a claim and a runner's registration and deletion`];
   let scans = 0;
   for (const [sql, bindings] of statements) {
     const plan = await explain(db, sql, bindings);
-    const scanning = plan.filter((line) => /\bSCAN (builds|pipelines)\b(?! USING)|Seq Scan on (builds|pipelines)\b/i.test(line));
+    // SQLite's SEARCH is a lookup by index; its SCAN reads the whole table or index (also a COVERING INDEX one).
+    const scanning = plan.filter((line) => /\bSCAN (builds|pipelines)\b|Seq Scan on (builds|pipelines)\b/.test(line));
     scans += scanning.length;
     lines.push('', `    ${sql}`, ...plan.map((line) => `      ${line}`));
   }
   lines.push('', `${store}: full scans of builds or pipelines in these plans: ${scans}`);
   return lines;
+}
+
+async function runnerDeletionOnce(site: Site): Promise<void> {
+  const { url, registrationToken } = site.coordinator;
+  const token = String((await postJson(url, '/ci/api/v1/runners/register.json', { token: registrationToken })).body.token);
+  const reply = await fetch(`${url}/ci/api/v1/runners/delete.json`, { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) });
+  await reply.arrayBuffer();
 }
 
 async function emptyScansOnce(site: Site): Promise<void> {
