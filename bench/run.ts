@@ -1,5 +1,6 @@
 /** `make bench`: every scenario, one after the other, printing its figures. `BENCH=a,b` runs only those. */
 import { benchArtifactUpload } from './artifactUpload.js';
+import { benchClaim } from './claim.js';
 import { benchHistory } from './history.js';
 import { benchIdlePoll } from './idlePoll.js';
 import { benchParameterForms } from './parameterForms.js';
@@ -15,6 +16,7 @@ const scenarios: [string, () => Promise<string[]>][] = [
   ['pickup', benchPickup],
   ['idle poll', benchIdlePoll],
   ['history', benchHistory],
+  ['claim', benchClaim],
 ];
 
 const picked = process.env.BENCH?.split(',').map((name) => name.trim().toLowerCase());

@@ -75,6 +75,9 @@ export interface RunningCoordinator {
  * always find a connection while runners storm the queue.
  */
 const POSTGRES_CLAIM_CONCURRENCY = 4;
+/** Claims waiting in line committed together, one transaction for up to this many (ClaimLine's group commit). */
+const SQLITE_CLAIM_BATCH = 32;
+const POSTGRES_CLAIM_BATCH = 16;
 
 /** An upload nobody has written to for this long belongs to a process that died. */
 const STALE_UPLOAD_MS = 60 * 60 * 1000;
@@ -103,7 +106,7 @@ export async function startCoordinator(config: Config, options: StartOptions = {
   const queueSignals = await NotifyingQueueSignals.open(notifications, log);
   bindQueueSignals(db, queueSignals);
   const runnerQueues = new RunnerQueues(db, queueSignals);
-  const claimLine = new ClaimLine(isPostgres(db) ? POSTGRES_CLAIM_CONCURRENCY : 1);
+  const claimLine = isPostgres(db) ? new ClaimLine(POSTGRES_CLAIM_CONCURRENCY, POSTGRES_CLAIM_BATCH) : new ClaimLine(1, SQLITE_CLAIM_BATCH);
   const shutdownHooks = new ShutdownHooks();
   const app = await createApp({ db, config, tokens, clock, log, logger, metrics, background, buildSignals: new BuildSignals(), runnerQueues, runnerContacts, claimLine, shutdown: shutdownHooks, notifications });
   const handle = app.callback();

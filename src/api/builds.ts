@@ -1,7 +1,7 @@
 import { finalStateFrom, finishBuild } from '../domain/buildQueue.js';
 import { requestBuild } from '../domain/buildRequest.js';
 import { clientGoneSignal } from '../http/clientGone.js';
-import { buildDetailsPayload } from '../domain/buildPayload.js';
+import { presentBuildDetails } from '../domain/buildPayload.js';
 import { recordRunnerContact } from '../domain/runnerContact.js';
 import { replaceTrace } from '../domain/traces.js';
 import { forbidden, HttpError, notFound } from '../http/errors.js';
@@ -56,7 +56,7 @@ export function buildHandlers(deps: AppDeps): OperationHandlers {
         metrics.buildRequest('v1', 'build');
         metrics.buildClaimed('v1', outcome.claimSeconds, build.queuedAt, clock.now());
         annotateRequest(c, { buildId: build.id });
-        sendJson(ctx, 201, await buildDetailsPayload(db, clock, build.id));
+        sendJson(ctx, 201, presentBuildDetails(outcome.context, clock.now()));
         return;
       }
       case 'deleted':

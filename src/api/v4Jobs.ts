@@ -3,7 +3,6 @@
  * queue and claim are v1's (requestBuild), the payload is presented by jobPayload.ts, the
  * state change is jobUpdate.ts.
  */
-import { loadBuildContext } from '../domain/buildPayload.js';
 import { requestBuild } from '../domain/buildRequest.js';
 import { updateJobState, type JobStateUpdate } from '../domain/jobUpdate.js';
 import { recordRunnerContact } from '../domain/runnerContact.js';
@@ -53,7 +52,7 @@ export function v4JobHandlers(deps: AppDeps): OperationHandlers {
           metrics.buildRequest('v4', 'build');
           metrics.buildClaimed('v4', outcome.claimSeconds, build.queuedAt, clock.now());
           annotateRequest(c, { buildId: build.id });
-          sendJson(ctx, 201, presentJobPayload(await loadBuildContext(db, build.id), clock.now()));
+          sendJson(ctx, 201, presentJobPayload(outcome.context, clock.now()));
           return;
         }
         case 'deleted':

@@ -6,11 +6,11 @@
  */
 import type { Db } from '../store/db.js';
 import type { BuildRecord } from '../store/builds.js';
-import { unclaimBuild } from '../store/buildQueue.js';
-import { markBuildHandedOut } from '../store/jobStates.js';
+import { unclaimBuild, type Handout } from '../store/buildQueue.js';
 import type { CoordinatorMetrics, RunnerApi } from '../observability/metrics.js';
-import { assignNextBuild } from './buildQueue.js';
+import { assignNextBuilds, type ClaimRequest } from './buildQueue.js';
 import type { ClaimLine } from './claimLine.js';
+import { loadBuildContexts, type BuildContext } from './buildPayload.js';
 import type { Clock } from './clock.js';
 import type { RunnerEntry, RunnerQueues } from './longPolls.js';
 import { processPipeline } from './pipelineProcessing.js';
@@ -39,7 +39,8 @@ export interface BuildRequestOptions {
 }
 
 export type BuildRequestOutcome =
-  | { kind: 'build'; build: BuildRecord; claimSeconds: number }
+  /** `context`: everything its payload is made of, read with the claims of its batch. */
+  | { kind: 'build'; build: BuildRecord; context: BuildContext; claimSeconds: number }
   /** Nothing for it: `version` is what it echoes next time (X-GitLab-Last-Update). */
   | { kind: 'none'; version: string }
   /** The client hung up: nothing to answer, nothing taken. */
@@ -58,17 +59,18 @@ export async function requestBuild(deps: BuildRequestDeps, first: RunnerEntry, o
     const version = entry.version;
     if (entry.emptyAt !== version && seen !== version) {
       const claimStarted = performance.now();
-      const build = await deps.claimLine.run(async () => (options.gone.aborted ? undefined : assignNextBuild(deps.db, deps.clock, entry.polling.runner)));
-      if (build) {
+      const request: ClaimRequest = { db: deps.db, clock: deps.clock, runner: entry.polling.runner, handout: handoutOf(options), gone: options.gone };
+      const claimed = await deps.claimLine.run(request, claimWithPayloads);
+      if (claimed) {
+        const { build } = claimed;
         entry.emptyAt = undefined;
-        if (!options.gone.aborted) {
-          const handedOut = await markHandedOut(deps.db, build, options);
-          return { kind: 'build', build: handedOut, claimSeconds: (performance.now() - claimStarted) / 1000 };
-        }
+        if (!options.gone.aborted) return { kind: 'build', build, context: claimed.context, claimSeconds: (performance.now() - claimStarted) / 1000 };
         // The client left while its build was being claimed: give the build back to the queue.
         await handBack(deps, build);
         return { kind: 'gone' };
       }
+      // Skipped because its client left: that says nothing about the queue.
+      if (options.gone.aborted) return { kind: 'gone' };
       entry.emptyAt = version;
     }
     seen = undefined;
@@ -88,11 +90,20 @@ export async function requestBuild(deps: BuildRequestDeps, first: RunnerEntry, o
   }
 }
 
-/** Records through which API (and with which cancel) the build was handed out. */
-async function markHandedOut(db: Db, build: BuildRecord, options: BuildRequestOptions): Promise<BuildRecord> {
-  const cancelGracefully = options.api === 'v4' && options.cancelGracefully === true;
-  await markBuildHandedOut(db, build.id, build.runnerId ?? 0, options.api, cancelGracefully);
-  return { ...build, runnerApi: options.api, cancelGracefully };
+/**
+ * A batch's claims (one commit), then everything their payloads are made of, in a few queries
+ * for the whole batch instead of several per build.
+ */
+async function claimWithPayloads(requests: ClaimRequest[]): Promise<({ build: BuildRecord; context: BuildContext } | undefined)[]> {
+  const builds = await assignNextBuilds(requests);
+  const known = builds.flatMap((build, i) => (build ? [{ build, runner: requests[i]!.runner }] : []));
+  const contexts = new Map((await loadBuildContexts(requests[0]!.db, known)).map((context) => [context.build.id, context]));
+  return builds.map((build) => (build ? { build, context: contexts.get(build.id)! } : undefined));
+}
+
+/** Through which API (and with which cancel) the build is handed out: recorded by the claim itself. */
+function handoutOf(options: BuildRequestOptions): Handout {
+  return { api: options.api, cancelGracefully: options.api === 'v4' && options.cancelGracefully === true };
 }
 
 /** Returns a build its runner will never hear of to the queue, as if it had never been claimed. */

@@ -4,12 +4,7 @@ import { claimStrategy, tagListWithin } from './dialect.js';
 import { buildFromRow, type BuildRecord } from './builds.js';
 import { tokenVaultOf } from './tokenVault.js';
 import { int } from './rows.js';
-
-/** A pending build with the number of its project's builds now running on shared runners. */
-export interface QueuedBuild {
-  build: BuildRecord;
-  runningOnShared: number;
-}
+import type { RunnerApiVersion } from './runners.js';
 
 /**
  * What a runner may pick, applied in SQL so that a long queue of builds it can't take
@@ -23,55 +18,87 @@ export interface PickFilter {
   onlyProjectIds?: number[];
 }
 
-/** Where the previous batch ended: the position of its last build in the queue order. */
-export interface SharedQueueCursor {
+/** A project in the shared queue: its builds running on shared runners, and the first of its builds this runner may pick. */
+export interface QueuedProject {
+  projectId: number;
   runningOnShared: number;
-  id: number;
+  firstId: number;
 }
-
-const RUNNING_ON_SHARED = 'coalesce(shared_load.running, 0)';
 
 /*
  * The candidate queries run inside claimStrategy(db).run (src/store/dialect.ts): on PostgreSQL
- * they lock the rows they return, skipping rows other polls hold.
+ * projectCandidates and specificRunnerCandidates lock the rows they return, skipping rows other
+ * polls hold.
  */
 
 /**
- * Builds a shared runner may be offered, in GitLab's fair order: projects with the fewest
- * builds running on shared runners first, then oldest build first. Keyset paging (not
- * OFFSET) so that builds claimed by other runners meanwhile cannot push unseen builds
- * past the window; a project whose load grows mid-scan merely shows up later again.
+ * The shared queue in GitLab's fair order, one row per project: projects with the fewest builds
+ * running on shared runners first, then the one whose first pickable build is oldest. The first
+ * build of the first project is the build that sorting every pending build by (its project's
+ * load, id) would put first, but read from indexes (migration 010) in time that grows with the
+ * number of projects that have pending builds, not with the number of pending or running builds:
+ * the projects are found by stepping through builds_queue_by_project_index one project at a
+ * time, each project's load is counted from builds_project_load_index, and its first pickable
+ * build is the first one in id order that the filter lets through.
  */
-export async function sharedRunnerCandidates(
-  db: Db,
-  filter: PickFilter,
-  after: SharedQueueCursor | undefined,
-  limit: number,
-): Promise<QueuedBuild[]> {
-  const sharedLoad = db('builds as running')
+export async function sharedQueueProjects(db: Db, filter: PickFilter): Promise<QueuedProject[]> {
+  const firstPickable = inQueueIndexOrder(
+    pendingUnassigned(db, filter).andWhere('project.shared_runners_enabled', true).andWhereRaw('build.project_id = queued.project_id').select('build.id'),
+  ).limit(1);
+  const load = db('builds as running')
     .join('runners as runner', 'runner.id', 'running.runner_id')
-    .where('running.status', 'running')
+    .whereRaw('running.project_id = queued.project_id')
+    .andWhere('running.status', 'running')
     .andWhere('runner.is_shared', true)
-    .groupBy('running.project_id')
-    .select('running.project_id')
-    .count({ running: '*' })
-    .as('shared_load');
-  const query = pendingUnassigned(db, filter)
-    .andWhere('project.shared_runners_enabled', true)
-    .leftJoin(sharedLoad, 'shared_load.project_id', 'build.project_id')
-    .select('build.*', db.raw(`${RUNNING_ON_SHARED} as running_on_shared`))
-    .orderByRaw(`${RUNNING_ON_SHARED} asc, build.id asc`)
-    .limit(limit);
-  if (after) {
-    query.andWhereRaw(`(${RUNNING_ON_SHARED} > ? or (${RUNNING_ON_SHARED} = ? and build.id > ?))`, [
-      after.runningOnShared,
-      after.runningOnShared,
-      after.id,
-    ]);
-  }
+    .count('*');
+  // Each step is the next project_id in builds_queue_by_project_index. ORDER BY names the index's
+  // leading columns so that PostgreSQL reads one entry (it does not count `runner_id is null` as
+  // fixing the order, and min() would read the whole range).
+  const result = await db.raw(
+    `with recursive queued(project_id) as (
+       select (select first.project_id from builds as first where first.status = 'pending' and first.runner_id is null
+               order by first.status, first.runner_id, first.project_id limit 1)
+       union all
+       select (select next.project_id from builds as next
+               where next.status = 'pending' and next.runner_id is null and next.project_id > queued.project_id
+               order by next.status, next.runner_id, next.project_id limit 1)
+       from queued where queued.project_id is not null
+     )
+     select queued.project_id, (?) as first_id, (?) as running_on_shared from queued where queued.project_id is not null`,
+    [firstPickable, load],
+  );
+  const rows: Record<string, unknown>[] = Array.isArray(result) ? result : result.rows;
+  return rows
+    .filter((row) => row.first_id !== null && row.first_id !== undefined)
+    .map((row) => ({ projectId: int(row.project_id), runningOnShared: int(row.running_on_shared), firstId: int(row.first_id) }))
+    .sort((a, b) => a.runningOnShared - b.runningOnShared || a.firstId - b.firstId);
+}
+
+/** Pending builds of one project in builds_queue_by_project_index's order, which is id order (see sharedQueueProjects). */
+function inQueueIndexOrder(query: Knex.QueryBuilder): Knex.QueryBuilder {
+  return query.orderBy([{ column: 'build.status' }, { column: 'build.runner_id' }, { column: 'build.project_id' }, { column: 'build.id' }]);
+}
+
+/** These builds, of those still in the shared queue for this filter (a batch reading the first build of several projects at once). */
+export async function sharedQueueBuilds(db: Db, filter: PickFilter, ids: readonly number[]): Promise<BuildRecord[]> {
+  if (ids.length === 0) return [];
+  const query = pendingUnassigned(db, filter).andWhere('project.shared_runners_enabled', true).whereIn('build.id', [...ids]).select('build.*');
   const rows: Record<string, unknown>[] = await claimStrategy(db).lockCandidates(query, 'build');
   const vault = tokenVaultOf(db);
-  return rows.map((row) => ({ build: buildFromRow(row, vault), runningOnShared: int(row.running_on_shared) }));
+  return rows.map((row) => buildFromRow(row, vault));
+}
+
+/** One project's builds in the shared queue that the runner may pick, from `fromId` on, oldest first. */
+export async function projectCandidates(db: Db, projectId: number, filter: PickFilter, fromId: number, limit: number): Promise<BuildRecord[]> {
+  const query = pendingUnassigned(db, filter)
+    .andWhere('project.shared_runners_enabled', true)
+    .andWhere('build.project_id', projectId)
+    .andWhere('build.id', '>=', fromId)
+    .select('build.*');
+  inQueueIndexOrder(query).limit(limit);
+  const rows: Record<string, unknown>[] = await claimStrategy(db).lockCandidates(query, 'build');
+  const vault = tokenVaultOf(db);
+  return rows.map((row) => buildFromRow(row, vault));
 }
 
 /** Builds of the projects a specific runner is assigned to, first in, first out. */
@@ -120,29 +147,58 @@ export async function holdRunnerForClaim(db: Db, runnerId: number): Promise<bool
   return (await lockRunner(db('runners').where({ id: runnerId, active: true }).first('id'))) !== undefined;
 }
 
+/** How a claimed build is handed out: through which runner API, and whether its runner cancels gracefully (v4). */
+export interface Handout {
+  api: RunnerApiVersion;
+  cancelGracefully: boolean;
+}
+
 /**
  * Gives a pending build to a runner. The condition in the UPDATE is the lock: of two
  * runners (or server processes) claiming the same build, exactly one changes the row.
  * The runner must still exist and be active at that moment: one deleted or paused by an
  * administrator while its poll was in flight gets nothing (instead of a foreign-key
- * error for a deleted one).
+ * error for a deleted one). The same write records how it is handed out.
  */
-export async function claimBuild(db: Db, buildId: number, runnerId: number, now: string): Promise<boolean> {
+export async function claimBuild(db: Db, buildId: number, runnerId: number, now: string, handout?: Handout): Promise<boolean> {
   const updated = await db('builds')
     .where({ id: buildId, status: 'pending' })
     .whereNull('runner_id')
     .whereExists(db('runners').where({ id: runnerId, active: true }).select(db.raw('1')))
-    .update({ status: 'running', runner_id: runnerId, started_at: now, updated_at: now });
+    .update({
+      status: 'running',
+      runner_id: runnerId,
+      started_at: now,
+      updated_at: now,
+      ...(handout ? { runner_api: handout.api, cancel_gracefully: handout.cancelGracefully } : {}),
+    });
   return updated === 1;
 }
 
 /**
+ * A claimed build's pipeline is running (see assignNextBuild): written only when it is not yet,
+ * so that claims of one pipeline's builds do not queue behind each other's lock on its row.
+ */
+export async function markPipelineRunning(db: Db, pipelineId: number, now: string): Promise<void> {
+  await db('pipelines').where({ id: pipelineId }).whereNot('status', 'running').update({ status: 'running', updated_at: now });
+}
+
+/**
+ * Takes the store's write lock for the rest of the transaction before anything is read (SQLite:
+ * an UPDATE takes it even when it changes no row). PostgreSQL locks rows instead (the strategy that locks runners): nothing to do.
+ */
+export async function holdQueueForBatch(db: Db): Promise<void> {
+  if (claimStrategy(db).lockRunner) return;
+  await db('builds').where({ id: 0 }).update({ id: 0 });
+}
+
+/**
  * Undoes a claim whose runner never received its build (the client hung up meanwhile):
- * pending again, as before, keeping its place in the queue (queued_at, id).
+ * pending again, as before, keeping its place in the queue (queued_at, id), and never handed out.
  */
 export async function unclaimBuild(db: Db, buildId: number, runnerId: number): Promise<boolean> {
   const updated = await db('builds')
     .where({ id: buildId, status: 'running', runner_id: runnerId })
-    .update({ status: 'pending', runner_id: null, started_at: null });
+    .update({ status: 'pending', runner_id: null, started_at: null, runner_api: null, cancel_gracefully: false });
   return updated === 1;
 }

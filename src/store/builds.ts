@@ -110,6 +110,31 @@ export async function listPipelineBuilds(db: Db, pipelineId: number): Promise<Bu
   return rows.map((row) => buildFromRow(row, vault));
 }
 
+/** The pipeline's builds in stages before `stageIdx`, in listPipelineBuilds' order. */
+export async function listEarlierStageBuilds(db: Db, pipelineId: number, stageIdx: number): Promise<BuildRecord[]> {
+  const rows = await db('builds').where({ pipeline_id: pipelineId }).andWhere('stage_idx', '<', stageIdx).orderBy([{ column: 'stage_idx' }, { column: 'id' }]);
+  const vault = tokenVaultOf(db);
+  return rows.map((row) => buildFromRow(row, vault));
+}
+
+/** listEarlierStageBuilds for several builds in one query, by build id (a batch of claims' payloads). */
+export async function listEarlierStageBuildsOf(db: Db, builds: readonly Pick<BuildRecord, 'id' | 'pipelineId' | 'stageIdx'>[]): Promise<Map<number, BuildRecord[]>> {
+  const byBuild = new Map<number, BuildRecord[]>(builds.map((build) => [build.id, []]));
+  const latestStage = new Map<number, number>();
+  for (const build of builds) latestStage.set(build.pipelineId, Math.max(build.stageIdx, latestStage.get(build.pipelineId) ?? 0));
+  const asked = [...latestStage].filter(([, stageIdx]) => stageIdx > 0);
+  if (asked.length === 0) return byBuild;
+  const rows: Record<string, unknown>[] = await db('builds')
+    .where((query) => {
+      for (const [pipelineId, stageIdx] of asked) query.orWhere((one) => one.where('pipeline_id', pipelineId).andWhere('stage_idx', '<', stageIdx));
+    })
+    .orderBy([{ column: 'stage_idx' }, { column: 'id' }]);
+  const vault = tokenVaultOf(db);
+  const earlier = rows.map((row) => buildFromRow(row, vault));
+  for (const build of builds) byBuild.set(build.id, earlier.filter((other) => other.pipelineId === build.pipelineId && other.stageIdx < build.stageIdx));
+  return byBuild;
+}
+
 /**
  * Moves a build from one of `from` to `to`, only if it is still in one of them:
  * the conditional update is what keeps two racing writers from both winning.

@@ -5,12 +5,6 @@
  */
 import type { Db } from './db.js';
 import type { BuildStatus } from './builds.js';
-import type { RunnerApiVersion } from './runners.js';
-
-/** Records how a just-claimed build was handed out; only its runner's claim, so a late mark changes nothing else. */
-export async function markBuildHandedOut(db: Db, buildId: number, runnerId: number, api: RunnerApiVersion, cancelGracefully: boolean): Promise<void> {
-  await db('builds').where({ id: buildId, runner_id: runnerId }).update({ runner_api: api, cancel_gracefully: cancelGracefully });
-}
 
 /** running → canceling, only for a build held by a runner that cancels gracefully. */
 export async function beginGracefulCancel(db: Db, buildId: number, now: string): Promise<boolean> {

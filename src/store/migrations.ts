@@ -306,6 +306,24 @@ const migrations: Record<string, { up(db: Knex): Promise<void>; down(db: Knex): 
       });
     },
   },
+  // Issue 7 (claim speed): the shared queue's fair order read from indexes instead of a scan and
+  // sort of every pending and running build on each claim (src/store/buildQueue.ts).
+  '010_claim_indexes': {
+    async up(db) {
+      await db.schema.alterTable('builds', (t) => {
+        // The projects with pending builds, one index step each; a project's pending builds in id order.
+        t.index(['status', 'runner_id', 'project_id', 'id'], 'builds_queue_by_project_index');
+        // A project's builds running on shared runners, counted from the index alone.
+        t.index(['project_id', 'status', 'runner_id'], 'builds_project_load_index');
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('builds', (t) => {
+        t.dropIndex([], 'builds_queue_by_project_index');
+        t.dropIndex([], 'builds_project_load_index');
+      });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

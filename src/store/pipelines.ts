@@ -48,6 +48,13 @@ export async function findPipeline(db: Db, id: number): Promise<PipelineRecord |
   return row ? pipelineFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
+/** Several pipelines by id, in one query (a batch of claims' payloads). */
+export async function findPipelines(db: Db, ids: readonly number[]): Promise<Map<number, PipelineRecord>> {
+  const rows: Record<string, unknown>[] = ids.length ? await db('pipelines').whereIn('id', [...new Set(ids)]) : [];
+  const vault = tokenVaultOf(db);
+  return new Map(rows.map((row) => [int(row.id), pipelineFromRow(row, vault)]));
+}
+
 export async function findPipelineInProject(db: Db, projectId: number, id: number): Promise<PipelineRecord | undefined> {
   const row = await db('pipelines').where({ id, project_id: projectId }).first();
   return row ? pipelineFromRow(row, tokenVaultOf(db)) : undefined;

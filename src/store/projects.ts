@@ -42,6 +42,13 @@ export async function findLiveProject(db: Db, id: number): Promise<ProjectRecord
   return row ? projectFromRow(row, tokenVaultOf(db)) : undefined;
 }
 
+/** findLiveProject for several projects, in one query (a batch of claims' payloads). */
+export async function findLiveProjects(db: Db, ids: readonly number[]): Promise<Map<number, ProjectRecord>> {
+  const rows: Record<string, unknown>[] = ids.length ? await db('projects').whereIn('id', [...new Set(ids)]).andWhere({ pending_delete: false }) : [];
+  const vault = tokenVaultOf(db);
+  return new Map(rows.map((row) => [int(row.id), projectFromRow(row, vault)]));
+}
+
 export async function findProjectByRunnersToken(db: Db, token: string): Promise<ProjectRecord | undefined> {
   const row = await findRowByToken(db, 'projects', 'runners_token_digest', token, { pending_delete: false });
   return row ? projectFromRow(row, tokenVaultOf(db)) : undefined;

@@ -15,6 +15,16 @@ export async function listProjectVariables(db: Db, projectId: number): Promise<P
   return rows.map((row) => variableFromRow(db, row));
 }
 
+/** listProjectVariables for several projects, in one query (a batch of claims' payloads); every project asked for has an entry. */
+export async function listVariablesOfProjects(db: Db, projectIds: readonly number[]): Promise<Map<number, ProjectVariableRecord[]>> {
+  const unique = [...new Set(projectIds)];
+  const byProject = new Map<number, ProjectVariableRecord[]>(unique.map((id) => [id, []]));
+  if (unique.length === 0) return byProject;
+  const rows: Record<string, unknown>[] = await db('variables').whereIn('project_id', unique).orderBy('key').select('project_id', 'key', 'value_sealed');
+  for (const row of rows) byProject.get(Number(row.project_id))?.push(variableFromRow(db, row));
+  return byProject;
+}
+
 export async function findProjectVariable(db: Db, projectId: number, key: string): Promise<ProjectVariableRecord | undefined> {
   const row = await db('variables').where({ project_id: projectId, key }).first('key', 'value_sealed');
   return row ? variableFromRow(db, row) : undefined;
