@@ -5,11 +5,12 @@
  * history ≤ 1.2 × at the small one (indexes, not scans).
  *
  * The history is inserted with bulk SQL through knex (multi-row inserts, batched in
- * transactions): pipelines and builds in state success on 10 projects, copied from a build the
+ * transactions): pipelines and finished builds (success, failed, skipped, canceled: see
+ * OUTCOMES) on 10 projects, copied from a build the
  * API created (so every column is as the coordinator writes it), each with a token of its own
- * (digest and sealed form, as the coordinator stores them). PostgreSQL is then ANALYZEd, as
- * its autovacuum would after such an insert; SQLite keeps no statistics (the coordinator never
- * runs ANALYZE), so its planner decides on the schema alone.
+ * (digest and sealed form, as the coordinator stores them). PostgreSQL then gets VACUUM ANALYZE,
+ * as its autovacuum would after such an insert, and a CHECKPOINT; SQLite keeps no statistics
+ * (the coordinator never runs ANALYZE), so its planner decides on the schema alone.
  *
  * Figures per store and history:
  * - idle poll: v1 builds/register → 204 with last_update echoed, autocannon (64 connections, in
@@ -44,6 +45,13 @@ const IDLE_SECONDS = 3;
 const PROJECTS = 10;
 const BUILDS_PER_PIPELINE = 5;
 const ROWS_PER_INSERT = 400;
+/**
+ * What the finished builds came to, in this proportion: mostly success, some failed (both ran
+ * on a runner), and skipped and canceled ones that never had a runner (runner_id NULL, as a
+ * pending build's is), so that the queue's "pending and runner_id NULL" cannot lean on the
+ * runner alone.
+ */
+const OUTCOMES = [...Array<string>(16).fill('success'), 'failed', 'failed', 'skipped', 'canceled'];
 const ROWS_PER_TRANSACTION = 50_000;
 const TARGET_RATIO = 1.2;
 const V1_UA = 'gitlab-ci-multi-runner 1.11.5 (1-11-stable; go1.8.3; linux/amd64)';
@@ -172,23 +180,26 @@ async function insertHistory(db: Db, patternId: number, projectIds: number[], co
           const projectId = projectIds[Math.floor(i / BUILDS_PER_PIPELINE) % projectIds.length]!;
           const at = new Date(epoch + i * 30_000).toISOString();
           const finishedAt = new Date(epoch + i * 30_000 + 20_000).toISOString();
-          if (i % BUILDS_PER_PIPELINE === 0) pipelines.push({ ...pipeline, id: pipelineId, project_id: projectId, status: 'success', created_at: at, updated_at: finishedAt });
+          if (i % BUILDS_PER_PIPELINE === 0) pipelines.push({ ...pipeline, id: pipelineId, project_id: projectId, status: pipelineStatus(i), created_at: at, updated_at: finishedAt });
           const token = randomBytes(20).toString('hex');
+          const outcome = OUTCOMES[i % OUTCOMES.length]!;
           builds.push({
             ...build,
             id: firstBuild + i,
             pipeline_id: pipelineId,
             project_id: projectId,
             name: `job${i % BUILDS_PER_PIPELINE}`,
-            status: 'success',
+            status: outcome,
+            // Skipped and canceled-while-pending builds never had a runner, nor a start.
+            runner_id: outcome === 'skipped' || outcome === 'canceled' ? null : build.runner_id,
             // No trace chunks are copied: the history's traces are empty.
             trace_length: 0,
             token_digest: tokenDigest(token),
             token_sealed: vault.seal(token),
             created_at: at,
-            queued_at: at,
-            started_at: at,
-            finished_at: finishedAt,
+            queued_at: outcome === 'skipped' ? null : at,
+            started_at: outcome === 'skipped' || outcome === 'canceled' ? null : at,
+            finished_at: outcome === 'skipped' ? null : finishedAt,
             updated_at: finishedAt,
           });
         }
@@ -200,8 +211,18 @@ async function insertHistory(db: Db, patternId: number, projectIds: number[], co
   }
   if (isPostgres(db)) {
     for (const table of ['pipelines', 'builds']) await db.raw(`select setval(pg_get_serial_sequence('${table}', 'id'), (select max(id) from ${table}))`);
-    await db.raw('analyze');
+    // What autovacuum would do after such an insert (statistics, visibility map, hint bits),
+    // and the insert's dirty pages written out, so that neither lands in the measurements.
+    await db.raw('vacuum analyze');
+    await db.raw('checkpoint');
   }
+}
+
+/** The status of the pipeline whose first build is the `first`th: failed or canceled as its builds were. */
+function pipelineStatus(first: number): string {
+  const outcomes = Array.from({ length: BUILDS_PER_PIPELINE }, (_, j) => OUTCOMES[(first + j) % OUTCOMES.length]);
+  if (outcomes.includes('failed')) return 'failed';
+  return outcomes.includes('canceled') ? 'canceled' : 'success';
 }
 
 async function idlePoll(site: Site): Promise<number> {

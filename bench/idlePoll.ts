@@ -11,9 +11,12 @@
  * baseline and the coordinator alike, so it never shares the event loop of the server it
  * measures; both servers run in this process's main thread. Rounds interleave the baseline
  * and every case, so machine noise hits them alike; a case's ratio is its mean over the
- * baseline's mean.
+ * baseline's mean. The coordinators log nothing, as the baseline; one more coordinator (SQLite)
+ * writes its request log (LOG_LEVEL=info, pino JSON lines into a stream that drops them), to
+ * show what the log line of every poll costs.
  */
-import type { TestCoordinator } from '../test/support/coordinator.js';
+import { Writable } from 'node:stream';
+import { startTestCoordinator, type TestCoordinator } from '../test/support/coordinator.js';
 import { V4_RUNNER_UA } from '../test/support/v4Api.js';
 import { registerTestRunner } from '../test/support/v4Runners.js';
 import { benchStores, loadTest, postJson, startBareKoa, startBenchCoordinator, type LoadFigures } from './support.js';
@@ -96,6 +99,10 @@ export async function benchIdlePoll(): Promise<string[]> {
       coordinators.push(coordinator);
       for (const idle of CASES) targets.push({ store, idle, target: await prepare(coordinator, idle) });
     }
+    const logging = await startTestCoordinator({ LOG_LEVEL: 'info' }, undefined, { store: 'sqlite', logTo: discarding() });
+    coordinators.push(logging);
+    const logged = { ...CASES[0]!, label: `${CASES[0]!.label}, request log on` };
+    targets.push({ store: 'sqlite', idle: logged, target: await prepare(logging, logged) });
     const baseline: LoadFigures[] = [];
     const figures = targets.map(() => [] as LoadFigures[]);
     for (let round = 0; round < ROUNDS; round++) {
@@ -126,6 +133,15 @@ export async function benchIdlePoll(): Promise<string[]> {
     for (const coordinator of coordinators) await coordinator.stop();
     await bare.close();
   }
+}
+
+/** Where the logging coordinator's lines go: nowhere, after pino has made them. */
+function discarding(): Writable {
+  return new Writable({
+    write(_chunk, _encoding, done) {
+      done();
+    },
+  });
 }
 
 function mean(values: number[]): number {
