@@ -8,6 +8,7 @@ import {
   claimBuild,
   holdRunnerForClaim,
   markPipelineRunning,
+  markPipelinesRunning,
   projectCandidates,
   sharedQueueBuilds,
   sharedQueueProjects,
@@ -119,9 +120,7 @@ export async function assignNextBuilds(requests: ClaimRequest[]): Promise<(Build
         results.push(await queue.claimNext(trx, request.clock, runner, request.handout, pipelines));
       }
     }
-    // In id order, so that batches committing at once on PostgreSQL wait for each other's pipeline rows in one order (no deadlock).
-    const now = first.clock.now().toISOString();
-    for (const pipelineId of [...pipelines].sort((a, b) => a - b)) await markPipelineRunning(trx, pipelineId, now);
+    await markPipelinesRunning(trx, [...pipelines], first.clock.now().toISOString());
     return results;
   });
 }

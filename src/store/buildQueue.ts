@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './db.js';
-import { claimStrategy, tagListWithin } from './dialect.js';
+import { claimStrategy, isPostgres, tagListWithin } from './dialect.js';
 import { buildFromRow, type BuildRecord } from './builds.js';
 import { tokenVaultOf } from './tokenVault.js';
 import { int } from './rows.js';
@@ -185,11 +185,26 @@ export async function markPipelineRunning(db: Db, pipelineId: number, now: strin
 
 /**
  * Takes the store's write lock for the rest of the transaction before anything is read (SQLite:
- * an UPDATE takes it even when it changes no row). PostgreSQL locks rows instead (the strategy that locks runners): nothing to do.
+ * an UPDATE takes it even when it changes no row). PostgreSQL locks rows instead: nothing to do.
  */
 export async function holdQueueForBatch(db: Db): Promise<void> {
-  if (claimStrategy(db).lockRunner) return;
+  if (isPostgres(db)) return;
   await db('builds').where({ id: 0 }).update({ id: 0 });
+}
+
+/**
+ * markPipelineRunning for a batch's pipelines. PostgreSQL: one at a time in id order, so that
+ * batches committing at once wait for each other's pipeline rows in one order (never a deadlock).
+ * SQLite, whose transaction holds the whole file: one statement.
+ */
+export async function markPipelinesRunning(db: Db, pipelineIds: readonly number[], now: string): Promise<void> {
+  const ids = [...new Set(pipelineIds)].sort((a, b) => a - b);
+  if (ids.length === 0) return;
+  if (!isPostgres(db)) {
+    await db('pipelines').whereIn('id', ids).whereNot('status', 'running').update({ status: 'running', updated_at: now });
+    return;
+  }
+  for (const id of ids) await markPipelineRunning(db, id, now);
 }
 
 /**
