@@ -7,6 +7,7 @@ import { transitionBuild, type BuildRecord } from '../store/builds.js';
 import {
   claimBuild,
   holdRunnerForClaim,
+  holdRunnersForClaim,
   markPipelineRunning,
   markPipelinesRunning,
   projectCandidates,
@@ -106,12 +107,14 @@ export async function assignNextBuilds(requests: ClaimRequest[]): Promise<(Build
     const queues = new Map<string, SharedQueue>();
     const pipelines: BatchPipelines = new Set();
     const results: (BuildRecord | undefined)[] = [];
+    const inSharedQueue = (runner: RunnerRecord) => runner.isShared && !runner.locked;
+    // PostgreSQL: the runners' rows held against deletion until the commit, as assignNextBuild does.
+    const mayClaim = await holdRunnersForClaim(trx, requests.filter((request) => inSharedQueue(request.runner)).map((request) => request.runner.id));
     for (const request of requests) {
       const { runner } = request;
       if (request.gone.aborted) results.push(undefined);
-      else if (!runner.isShared || runner.locked) results.push(await assignNextBuild(trx, request.clock, runner, request.handout, pipelines));
-      // PostgreSQL: the runner's row held against deletion until the commit, as assignNextBuild does.
-      else if (!(await holdRunnerForClaim(trx, runner.id))) results.push(undefined);
+      else if (!inSharedQueue(runner)) results.push(await assignNextBuild(trx, request.clock, runner, request.handout, pipelines));
+      else if (!mayClaim.has(runner.id)) results.push(undefined);
       else {
         const filter: PickFilter = { runUntagged: runner.runUntagged, tagList: [...runner.tagList].sort() };
         const key = JSON.stringify(filter);

@@ -193,7 +193,7 @@ export async function holdQueueForBatch(db: Db): Promise<void> {
 }
 
 /**
- * markPipelineRunning for a batch's pipelines. PostgreSQL: one at a time in id order, so that
+ * markPipelineRunning for a batch's pipelines. PostgreSQL: their rows locked in id order, so that
  * batches committing at once wait for each other's pipeline rows in one order (never a deadlock).
  * SQLite, whose transaction holds the whole file: one statement.
  */
@@ -204,7 +204,18 @@ export async function markPipelinesRunning(db: Db, pipelineIds: readonly number[
     await db('pipelines').whereIn('id', ids).whereNot('status', 'running').update({ status: 'running', updated_at: now });
     return;
   }
-  for (const id of ids) await markPipelineRunning(db, id, now);
+  // Locked as the sorted rows come out (FOR UPDATE above ORDER BY), then written together.
+  const locked: { id: number }[] = await db('pipelines').whereIn('id', ids).whereNot('status', 'running').orderBy('id').forUpdate().select('id');
+  if (locked.length > 0) await db('pipelines').whereIn('id', locked.map((row) => row.id)).update({ status: 'running', updated_at: now });
+}
+
+/** holdRunnerForClaim for a batch's runners at once: those that may claim. */
+export async function holdRunnersForClaim(db: Db, runnerIds: readonly number[]): Promise<Set<number>> {
+  const { lockRunner } = claimStrategy(db);
+  const ids = [...new Set(runnerIds)].sort((a, b) => a - b);
+  if (!lockRunner || ids.length === 0) return new Set(ids);
+  const rows: { id: number }[] = await lockRunner(db('runners').whereIn('id', ids).andWhere({ active: true }).select('id'));
+  return new Set(rows.map((row) => int(row.id)));
 }
 
 /**
