@@ -47,9 +47,11 @@ function placeholders(values: string[]): string {
  * holds, so a poll cannot lose a race it did not see coming (no starving under contention).
  *
  * SQLite has no row locks: a process's one connection runs its queries one at a time, and the
- * claim's conditional UPDATE decides between processes. A transaction around the scan would hold
- * that connection (and the file's write lock) for the whole scan, so there is none; candidates are
- * read in windows and a lost claim moves on to the next.
+ * claim's conditional UPDATE decides between processes. A lone claim's scan runs outside a
+ * transaction, which would hold that connection (and the file's write lock) for the whole scan;
+ * candidates are read in windows and a lost claim moves on to the next. Claims that waited in
+ * line together are batched into one transaction that writes first (assignNextBuilds in
+ * domain/buildQueue.ts): one commit for the lot, the write lock held from the start.
  */
 export interface ClaimStrategy {
   /** Candidates read per query. */
