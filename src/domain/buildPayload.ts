@@ -6,11 +6,11 @@
 import type { components } from '../generated/api.js';
 import { listArchives, type JobArtifactRecord } from '../store/artifacts.js';
 import type { Db } from '../store/db.js';
-import { findBuild, listEarlierStageBuilds, listEarlierStageBuildsOf, type BuildRecord, type BuildVariable } from '../store/builds.js';
-import { findPipeline, findPipelines, type PipelineRecord } from '../store/pipelines.js';
-import { findLiveProject, findLiveProjects, type ProjectRecord } from '../store/projects.js';
+import { findBuild, listEarlierStageBuildsOf, type BuildRecord, type BuildVariable } from '../store/builds.js';
+import { findPipelines, type PipelineRecord } from '../store/pipelines.js';
+import { findLiveProjects, type ProjectRecord } from '../store/projects.js';
 import { findRunner, type RunnerRecord } from '../store/runners.js';
-import { listProjectVariables, listVariablesOfProjects, type ProjectVariableRecord } from '../store/variables.js';
+import { listVariablesOfProjects, type ProjectVariableRecord } from '../store/variables.js';
 import type { Clock } from './clock.js';
 import { latestPerName } from './pipelineStatus.js';
 
@@ -37,48 +37,40 @@ export interface BuildContext {
 }
 
 /** Loads a build with its pipeline, project, runner and dependencies, and renders its payload. */
-export async function buildDetailsPayload(db: Db, clock: Clock, buildId: number, known?: KnownForPayload): Promise<BuildDetails> {
-  return presentBuildDetails(await loadBuildContext(db, buildId, known), clock.now());
+export async function buildDetailsPayload(db: Db, clock: Clock, buildId: number): Promise<BuildDetails> {
+  return presentBuildDetails(await loadBuildContext(db, buildId), clock.now());
 }
 
-/**
- * What the caller already holds and need not be read again: a build just claimed (as its claim
- * wrote it) and the runner that claimed it.
- */
-export interface KnownForPayload {
+/** A build whose payload is wanted, with the runner it runs on (its claimer) when the caller holds it already. */
+export interface PayloadSubject {
   build: BuildRecord;
-  runner: RunnerRecord;
+  runner: RunnerRecord | undefined;
 }
 
-export async function loadBuildContext(db: Db, buildId: number, known?: KnownForPayload): Promise<BuildContext> {
-  const build = known?.build ?? (await findBuild(db, buildId));
+export async function loadBuildContext(db: Db, buildId: number): Promise<BuildContext> {
+  const build = await findBuild(db, buildId);
   if (!build) throw new Error(`build ${buildId} vanished`);
-  const pipeline = await findPipeline(db, build.pipelineId);
-  const project = await findLiveProject(db, build.projectId);
-  if (!pipeline || !project) throw new Error(`build ${buildId} has no pipeline or live project`);
-  const runner = known && known.runner.id === build.runnerId ? known.runner : build.runnerId === null ? undefined : await findRunner(db, build.runnerId);
-  // Only the earlier stages: a first-stage build of a pipeline of many jobs reads none.
-  const earlierStages = await listEarlierStageBuilds(db, build.pipelineId, build.stageIdx);
-  const secretVariables = await listProjectVariables(db, project.id);
-  const dependencies = latestPerName(earlierStages);
-  const archives = await listArchives(db, [build.id, ...dependencies.map((dependency) => dependency.id)]);
-  return { build, pipeline, project, runner, dependencies, secretVariables, archives };
+  const runner = build.runnerId === null ? undefined : await findRunner(db, build.runnerId);
+  const [context] = await loadBuildContexts(db, [{ build, runner }]);
+  return context!;
 }
 
 /**
- * loadBuildContext for several builds at once (a batch of claims, see ClaimLine): pipelines,
- * projects, secret variables and archives each read in one query for all of them.
+ * The contexts of several builds at once (a batch of claims, see ClaimLine; or one):
+ * pipelines, projects, secret variables, earlier stages and archives each read in one query
+ * for all of them.
  */
-export async function loadBuildContexts(db: Db, known: KnownForPayload[]): Promise<BuildContext[]> {
-  if (known.length <= 1) return Promise.all(known.map((item) => loadBuildContext(db, item.build.id, item)));
-  const builds = known.map((item) => item.build);
+export async function loadBuildContexts(db: Db, subjects: readonly PayloadSubject[]): Promise<BuildContext[]> {
+  if (subjects.length === 0) return [];
+  const builds = subjects.map((subject) => subject.build);
   const pipelines = await findPipelines(db, builds.map((build) => build.pipelineId));
   const projects = await findLiveProjects(db, builds.map((build) => build.projectId));
   const variables = await listVariablesOfProjects(db, builds.map((build) => build.projectId));
+  // Only the earlier stages: a first-stage build of a pipeline of many jobs reads none.
   const dependencies = new Map<number, BuildRecord[]>();
   for (const [id, earlier] of await listEarlierStageBuildsOf(db, builds)) dependencies.set(id, latestPerName(earlier));
   const archives = await listArchives(db, [...builds.map((build) => build.id), ...[...dependencies.values()].flat().map((dependency) => dependency.id)]);
-  return known.map(({ build, runner }) => {
+  return subjects.map(({ build, runner }) => {
     const pipeline = pipelines.get(build.pipelineId);
     const project = projects.get(build.projectId);
     if (!pipeline || !project) throw new Error(`build ${build.id} has no pipeline or live project`);
@@ -88,7 +80,8 @@ export async function loadBuildContexts(db: Db, known: KnownForPayload[]): Promi
       const archive = archives.get(id);
       if (archive) ownArchives.set(id, archive);
     }
-    return { build, pipeline, project, runner: runner.id === build.runnerId ? runner : undefined, dependencies: ownDependencies, secretVariables: variables.get(project.id) ?? [], archives: ownArchives };
+    const ownRunner = runner !== undefined && runner.id === build.runnerId ? runner : undefined;
+    return { build, pipeline, project, runner: ownRunner, dependencies: ownDependencies, secretVariables: variables.get(project.id) ?? [], archives: ownArchives };
   });
 }
 

@@ -96,8 +96,8 @@ export async function requestBuild(deps: BuildRequestDeps, first: RunnerEntry, o
  */
 async function claimWithPayloads(requests: ClaimRequest[]): Promise<({ build: BuildRecord; context: BuildContext } | undefined)[]> {
   const builds = await assignNextBuilds(requests);
-  const known = builds.flatMap((build, i) => (build ? [{ build, runner: requests[i]!.runner }] : []));
-  const contexts = new Map((await loadBuildContexts(requests[0]!.db, known)).map((context) => [context.build.id, context]));
+  const subjects = builds.flatMap((build, i) => (build ? [{ build, runner: requests[i]!.runner }] : []));
+  const contexts = new Map((await loadBuildContexts(requests[0]!.db, subjects)).map((context) => [context.build.id, context]));
   return builds.map((build) => (build ? { build, context: contexts.get(build.id)! } : undefined));
 }
 

@@ -110,14 +110,7 @@ export async function listPipelineBuilds(db: Db, pipelineId: number): Promise<Bu
   return rows.map((row) => buildFromRow(row, vault));
 }
 
-/** The pipeline's builds in stages before `stageIdx`, in listPipelineBuilds' order. */
-export async function listEarlierStageBuilds(db: Db, pipelineId: number, stageIdx: number): Promise<BuildRecord[]> {
-  const rows = await db('builds').where({ pipeline_id: pipelineId }).andWhere('stage_idx', '<', stageIdx).orderBy([{ column: 'stage_idx' }, { column: 'id' }]);
-  const vault = tokenVaultOf(db);
-  return rows.map((row) => buildFromRow(row, vault));
-}
-
-/** listEarlierStageBuilds for several builds in one query, by build id (a batch of claims' payloads). */
+/** Each build's pipeline's builds in stages before its own, in listPipelineBuilds' order, in one query for all of them (a batch of claims' payloads). */
 export async function listEarlierStageBuildsOf(db: Db, builds: readonly Pick<BuildRecord, 'id' | 'pipelineId' | 'stageIdx'>[]): Promise<Map<number, BuildRecord[]>> {
   const byBuild = new Map<number, BuildRecord[]>(builds.map((build) => [build.id, []]));
   const latestStage = new Map<number, number>();
