@@ -23,6 +23,11 @@ export function shareRequestAnnotations(from: object, to: object): void {
   if (annotations) annotationsOf.set(to, annotations);
 }
 
+/** The annotations of the request `carrier` (its Koa or openapi-backend context, or its IncomingMessage) belongs to. */
+export function requestAnnotationsOf(carrier: object): RequestAnnotations | undefined {
+  return annotationsOf.get(carrier);
+}
+
 /**
  * Adds what a handler learnt (the runner a token named, the build a request is about) to
  * the log line of the request `carrier` (its Koa or openapi-backend context) belongs to.

@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import { pinoHttp } from 'pino-http';
 import { redactUrl, type Logger } from '../observability/logger.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
-import { beginRequestAnnotations, type RequestAnnotations } from './requestContext.js';
+import { beginRequestAnnotations, requestAnnotationsOf, shareRequestAnnotations, type RequestAnnotations } from './requestContext.js';
 
 /** A request id a client or proxy may hand us (GitLab's X-Request-Id); anything else is replaced. */
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -24,7 +24,6 @@ function requestId(req: IncomingMessage, res: ServerResponse): string {
  * Runs outermost, so it sees the status the error middleware settled on.
  */
 export function requestObservation(logger: Logger, metrics: CoordinatorMetrics): Koa.Middleware {
-  const annotationsOf = new WeakMap<IncomingMessage, RequestAnnotations>();
   const httpLogger = pinoHttp<IncomingMessage, ServerResponse>({
     logger,
     quietReqLogger: true,
@@ -39,7 +38,7 @@ export function requestObservation(logger: Logger, metrics: CoordinatorMetrics):
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    customProps: (req) => ({ ...annotationsOf.get(req) }),
+    customProps: (req) => ({ ...requestAnnotationsOf(req) }),
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     customSuccessMessage: (req, res) => `${req.method} ${redactUrl(req.url ?? '').split('?')[0]} ${res.statusCode}`,
     customErrorMessage: (req, res) => `${req.method} ${redactUrl(req.url ?? '').split('?')[0]} ${res.statusCode}`,
@@ -47,7 +46,9 @@ export function requestObservation(logger: Logger, metrics: CoordinatorMetrics):
 
   return async (ctx, next) => {
     const annotations: RequestAnnotations = {};
-    annotationsOf.set(ctx.req, annotations);
+    // Filled through the Koa context by handlers; read through the IncomingMessage by the log line.
+    beginRequestAnnotations(ctx, annotations);
+    shareRequestAnnotations(ctx, ctx.req);
     const started = process.hrtime.bigint();
     // pino-http logs at info, or at error for a failure: with neither enabled (LOG_LEVEL=fatal
     // or silent) it would only build a child logger per request for nothing (issue 7's idle poll).
@@ -57,7 +58,6 @@ export function requestObservation(logger: Logger, metrics: CoordinatorMetrics):
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.requestFinished(annotations.operationId ?? 'unknown', ctx.res.statusCode, seconds);
     });
-    beginRequestAnnotations(ctx, annotations);
     await next();
   };
 }
