@@ -5,7 +5,8 @@
  * and the database), and the latency of every poll. Against a bare Koa app answering 204 to 50
  * keep-alive connections in the same run. Target: ≥ 0.25 × bare Koa.
  */
-import { queuePendingBuilds, quantile, registerRunners, runClaimStorm } from '../test/support/claimStorm.js';
+import { queuePendingBuilds, registerRunners, runClaimStorm } from '../test/support/claimStorm.js';
+import { quantile } from '../test/support/quantile.js';
 import { benchStores, loadTest, startBareKoa, startBenchCoordinator } from './support.js';
 
 const BUILDS = Number(process.env.CLAIM_BUILDS ?? 10_000);

@@ -24,6 +24,7 @@ import path from 'node:path';
 import { createTestDatabase } from '../test/support/database.js';
 import { startServerProcesses, type ServerProcesses } from '../test/support/processes.js';
 import { parseMetrics } from '../test/support/prometheus.js';
+import { quantile } from '../test/support/quantile.js';
 import { UserApi } from '../test/support/userApi.js';
 import { benchStores, postJson, startBenchCoordinator } from './support.js';
 
@@ -197,14 +198,10 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 function row(label: string, samples: Sample[]): string[] {
   const figures = (values: number[]) => {
     const sorted = [...values].sort((x, y) => x - y);
-    return [percentile(sorted, 50), percentile(sorted, 99), sorted[sorted.length - 1]!, sorted[0]!].map((ms) => ms.toFixed(1));
+    return [quantile(sorted, 0.5), quantile(sorted, 0.99), sorted[sorted.length - 1]!, sorted[0]!].map((ms) => ms.toFixed(1));
   };
   const fromReply = figures(samples.map((s) => s.fromReply));
   const fromRequest = figures(samples.map((s) => s.fromRequest));

@@ -11,6 +11,7 @@
  */
 import { V4Api, V4_RUNNER_UA } from '../test/support/v4Api.js';
 import { registerTestRunner } from '../test/support/v4Runners.js';
+import { quantile } from '../test/support/quantile.js';
 import { UserApi } from '../test/support/userApi.js';
 import { benchStores, postJson, startBenchCoordinator, takeBuild } from './support.js';
 
@@ -180,7 +181,5 @@ function present<T>(value: T | undefined): T {
 }
 
 function summarise(values: number[]): Latency {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-  return { p50: at(0.5), p99: at(0.99), mean: values.reduce((sum, v) => sum + v, 0) / values.length };
+  return { p50: quantile(values, 0.5), p99: quantile(values, 0.99), mean: values.reduce((sum, v) => sum + v, 0) / values.length };
 }

@@ -12,7 +12,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
-import { queuePendingBuilds, quantile, registerRunners, runClaimStorm } from './support/claimStorm.js';
+import { queuePendingBuilds, registerRunners, runClaimStorm } from './support/claimStorm.js';
+import { quantile } from './support/quantile.js';
 
 const BUILDS = 10_000;
 const RUNNERS = 50;

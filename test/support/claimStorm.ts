@@ -121,13 +121,6 @@ async function checkDatabase(coordinator: TestCoordinator, tokens: string[], own
   return problems.slice(0, 20);
 }
 
-/** The q-quantile (0..1) of `values`, nearest rank. */
-export function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 function post(agent: http.Agent, url: string, path: string, body: unknown): Promise<{ status: number; text: string }> {
   const payload = Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
