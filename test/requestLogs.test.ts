@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { startTestCoordinator } from './support/coordinator.js';
-import { freePort, startProcess, waitUntilAnswering, type StartedProcess } from './support/processes.js';
+import { startServerProcess, type StartedProcess } from './support/processes.js';
 import { RunnerSimulator } from './support/runnerSimulator.js';
 import { filesContaining } from './support/secretScan.js';
 import { UserApi } from './support/userApi.js';
@@ -36,12 +36,9 @@ const started: StartedProcess[] = [];
 const dataDirs: string[] = [];
 
 async function startServer(env: Record<string, string> = {}): Promise<{ url: string; server: StartedProcess; dataDir: string }> {
-  const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coordinator-logs-'));
   dataDirs.push(dataDir);
-  const server = startProcess('node', ['--import', 'tsx', 'src/server.ts'], {
-    HOST: '127.0.0.1',
-    PORT: String(port),
+  const { process: server, url } = await startServerProcess({
     DATA_DIR: dataDir,
     CI_REGISTRATION_TOKEN: REGISTRATION_TOKEN,
     CI_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -52,8 +49,6 @@ async function startServer(env: Record<string, string> = {}): Promise<{ url: str
     ...env,
   });
   started.push(server);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilAnswering(`${url}/-/liveness`, 60_000, server.output);
   return { url, server, dataDir };
 }
 

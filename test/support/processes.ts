@@ -72,7 +72,13 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const process = startProcess('node', ['--import', 'tsx', 'src/server.ts'], { ...env, HOST: '127.0.0.1', PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
-  await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output);
+  try {
+    await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output);
+  } catch (err) {
+    // A server that never answered is still a process this test started.
+    await process.stop();
+    throw err;
+  }
   return { process, url, port };
 }
 
