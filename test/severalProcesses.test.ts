@@ -16,7 +16,7 @@ import { loadOrCreateSecretKey } from '../src/domain/secretKey.js';
 import { migrationSource } from '../src/store/migrations.js';
 import { startTestCoordinator, type TestCoordinator } from './support/coordinator.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { freePort, startProcess, waitUntilAnswering, type StartedProcess } from './support/processes.js';
+import { startServerProcesses } from './support/processes.js';
 import { storedTrace } from './support/runnerApi.js';
 import { BuildStarter, ManualClock, type RunningBuild } from './support/runningBuilds.js';
 import { UserApi } from './support/userApi.js';
@@ -78,30 +78,24 @@ describe('start-up migrations with several processes starting together', () => {
   test('two server processes started at the same moment on one empty database both come up', START_UP_LIMIT, async () => {
     const dataDir = tempDir();
     const database = await freshDatabase(dataDir);
-    const ports = [await freePort(), await freePort()];
-    const servers: StartedProcess[] = ports.map((port) =>
-      startProcess('node', ['--import', 'tsx', 'src/server.ts'], {
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        DATA_DIR: dataDir,
-        DATABASE_URL: database.url,
-        CI_REGISTRATION_TOKEN: 'registration-token-of-both',
-        CI_ADMIN_TOKEN: 'admin-token-of-both',
-        LOG_LEVEL: 'warn',
-      }),
-    );
-    cleanups.push(async () => {
-      for (const server of servers) await server.stop();
+    const processes = await startServerProcesses(2, {
+      DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      CI_REGISTRATION_TOKEN: 'registration-token-of-both',
+      CI_ADMIN_TOKEN: 'admin-token-of-both',
     });
-    for (const [i, port] of ports.entries()) {
-      const reply = await waitUntilAnswering(`http://127.0.0.1:${port}/-/readiness`, 60_000, servers[i]!.output);
-      assert.equal(reply.status, 200, servers[i]!.output());
+    cleanups.push(() => processes.stop());
+    const outputs = () => processes.servers.map((server, i) => `--- server ${i}:\n${server.output()}`).join('\n');
+    const [first, second] = processes.urls as [string, string];
+    for (const url of processes.urls) {
+      const reply = await fetch(`${url}/-/readiness`);
+      assert.equal(reply.status, 200, `${url}: ${await reply.text()}\n${outputs()}`);
     }
     // Both serve the same data: a project made through one is there through the other.
-    const project = await new UserApi(`http://127.0.0.1:${ports[0]}`, 'admin-token-of-both').createProject({ name: 'seen by both' });
-    const other = await fetch(`http://127.0.0.1:${ports[1]}/api/v4/projects/${project.id}`, { headers: { 'PRIVATE-TOKEN': 'admin-token-of-both' } });
-    assert.equal(other.status, 200);
-    for (const server of servers) assert.doesNotMatch(server.output(), /error/i);
+    const project = await new UserApi(first, 'admin-token-of-both').createProject({ name: 'seen by both' });
+    const other = await fetch(`${second}/api/v4/projects/${project.id}`, { headers: { 'PRIVATE-TOKEN': 'admin-token-of-both' } });
+    assert.equal(other.status, 200, outputs());
+    assert.doesNotMatch(outputs(), /error/i);
     const db = await openDatabase(database.url, new TokenVault(loadOrCreateSecretKey(path.join(dataDir, 'secret.key'))));
     try {
       assert.deepEqual(await recordedMigrations(db), await everyMigrationOnce());

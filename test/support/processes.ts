@@ -14,6 +14,8 @@ export async function freePort(): Promise<number> {
 export interface StartedProcess {
   child: ChildProcess;
   output(): string;
+  /** The process has exited (crashed, or refused to start). */
+  exited(): boolean;
   /** Kills the whole process group (make → node → ...) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -28,6 +30,7 @@ export function startProcess(command: string, args: string[], env: Record<string
   return {
     child,
     output: () => output,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
     async stop() {
       if (child.exitCode === null && child.pid) {
         try {
@@ -43,13 +46,17 @@ export function startProcess(command: string, args: string[], env: Record<string
   };
 }
 
-/** Polls `url` until it answers at all (any status), or fails after `timeoutMs`. */
-export async function waitUntilAnswering(url: string, timeoutMs: number, describe: () => string): Promise<Response> {
+/**
+ * Polls `url` until it answers at all (any status), or fails after `timeoutMs`, or at once
+ * when `process` (the server that should answer) has exited.
+ */
+export async function waitUntilAnswering(url: string, timeoutMs: number, describe: () => string, process?: StartedProcess): Promise<Response> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       return await fetch(url);
     } catch {
+      if (process?.exited()) throw new Error(`the server for ${url} exited before it answered:\n${describe()}`);
       if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${describe()}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -66,21 +73,28 @@ export interface ServerProcess {
 /**
  * Starts src/server.ts as its own process on 127.0.0.1 with `env` (PORT picked at run time
  * when `env` names none, so that a restart can keep a port by passing it again) and waits
- * until it answers its liveness check.
+ * until it answers its liveness check. A port picked here can be taken by another socket
+ * (an outgoing database connection's ephemeral port, say) before the server binds it: then
+ * the server exits with EADDRINUSE and is started again on another port.
  */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
-  const process = startProcess('node', ['--import', 'tsx', 'src/server.ts'], { ...env, HOST: '127.0.0.1', PORT: String(port) });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output);
-  } catch (err) {
-    // A server that never answered is still a process this test started.
-    await process.stop();
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    const port = env.PORT ? Number(env.PORT) : await freePort();
+    const process = startProcess('node', ['--import', 'tsx', 'src/server.ts'], { ...env, HOST: '127.0.0.1', PORT: String(port) });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output, process);
+      return { process, url, port };
+    } catch (err) {
+      // A server that never answered is still a process this test started.
+      await process.stop();
+      const portTaken = process.exited() && /EADDRINUSE/.test(process.output());
+      if (!portTaken || env.PORT || attempt >= PORT_ATTEMPTS) throw err;
+    }
   }
-  return { process, url, port };
 }
+
+const PORT_ATTEMPTS = 3;
 
 export interface ServerProcesses {
   urls: string[];
