@@ -28,8 +28,8 @@ export interface BuildRequestOptions {
   api: RunnerApi;
   /** How long to hold the request when there is nothing yet (0: answer at once). */
   holdMs: number;
-  /** Aborts when the client went away. */
-  gone: AbortSignal;
+  /** Aborts when the client went away; made on first use (an idle poll answered at once needs none). */
+  gone: () => AbortSignal;
   /** The queue version the runner last saw (`last_update`), when it sent one. */
   lastUpdate: string | undefined;
   /** Reads the runner again after it changed: undefined once deleted or no longer known by its token. */
@@ -54,23 +54,24 @@ export async function requestBuild(deps: BuildRequestDeps, first: RunnerEntry, o
   let entry = first;
   let seen = options.lastUpdate;
   for (;;) {
-    if (options.gone.aborted) return { kind: 'gone' };
     // Read before the scan: a build queued during the scan changes the version, so it is not missed.
     const version = entry.version;
     if (entry.emptyAt !== version && seen !== version) {
+      const gone = options.gone();
+      if (gone.aborted) return { kind: 'gone' };
       const claimStarted = performance.now();
-      const request: ClaimRequest = { db: deps.db, clock: deps.clock, runner: entry.polling.runner, handout: handoutOf(options), gone: options.gone };
+      const request: ClaimRequest = { db: deps.db, clock: deps.clock, runner: entry.polling.runner, handout: handoutOf(options), gone };
       const claimed = await deps.claimLine.run(request, claimWithPayloads);
       if (claimed) {
         const { build } = claimed;
         entry.emptyAt = undefined;
-        if (!options.gone.aborted) return { kind: 'build', build, context: claimed.context, claimSeconds: (performance.now() - claimStarted) / 1000 };
+        if (!gone.aborted) return { kind: 'build', build, context: claimed.context, claimSeconds: (performance.now() - claimStarted) / 1000 };
         // The client left while its build was being claimed: give the build back to the queue.
         await handBack(deps, build);
         return { kind: 'gone' };
       }
       // Skipped because its client left: that says nothing about the queue.
-      if (options.gone.aborted) return { kind: 'gone' };
+      if (gone.aborted) return { kind: 'gone' };
       entry.emptyAt = version;
     }
     seen = undefined;
@@ -78,7 +79,7 @@ export async function requestBuild(deps: BuildRequestDeps, first: RunnerEntry, o
     const remaining = deadline - performance.now();
     if (remaining <= 0 || deps.runnerQueues.released) return { kind: 'none', version };
     const stopWaiting = deps.metrics.longPollWaiting(options.api);
-    const reason = await deps.runnerQueues.wait(entry, remaining, options.gone).finally(stopWaiting);
+    const reason = await deps.runnerQueues.wait(entry, remaining, options.gone()).finally(stopWaiting);
     if (reason === 'gone') return { kind: 'gone' };
     if (reason === 'timeout' || reason === 'released') return { kind: 'none', version: entry.version };
     if (reason === 'runner-changed') {
