@@ -86,9 +86,10 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       await waitUntilAnswering(`${url}/-/liveness`, 60_000, process.output, process);
       return { process, url, port };
     } catch (err) {
+      // Read before stop(), which makes every process one that exited.
+      const portTaken = process.exited() && /EADDRINUSE/.test(process.output());
       // A server that never answered is still a process this test started.
       await process.stop();
-      const portTaken = process.exited() && /EADDRINUSE/.test(process.output());
       if (!portTaken || env.PORT || attempt >= PORT_ATTEMPTS) throw err;
     }
   }
