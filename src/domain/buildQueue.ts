@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { transitionBuild, type BuildRecord } from '../store/builds.js';
 import {
   claimBuild,
+  claimBuilds,
   holdRunnerForClaim,
   holdRunnersForClaim,
   markPipelineRunning,
@@ -92,7 +93,8 @@ const BATCH_FETCH = 16;
  * transaction: one commit (one fsync on SQLite) for the lot, and a 201 still goes out only after
  * it. Shared runners with the same pick rules read the shared queue once per batch (SharedQueue),
  * so the fair order costs one scan for the batch, not one per claim, and the first builds of
- * the projects it will take are read in one query. On SQLite the transaction starts with a write
+ * the projects it will take are read in one query; their claims are chosen in memory and written
+ * in one statement (BatchClaims). On SQLite the transaction starts with a write
  * so that it holds the file's write lock from its first statement (a transaction that first reads
  * could not take it later if another process wrote meanwhile), so what it reads stays true until
  * it commits. On PostgreSQL several batches run at once; their candidate reads lock what they
@@ -106,26 +108,68 @@ export async function assignNextBuilds(requests: ClaimRequest[]): Promise<(Build
     await holdQueueForBatch(trx);
     const queues = new Map<string, SharedQueue>();
     const pipelines: BatchPipelines = new Set();
-    const results: (BuildRecord | undefined)[] = [];
+    const results: (BuildRecord | undefined)[] = requests.map(() => undefined);
+    const claims = new BatchClaims(results, pipelines);
     const inSharedQueue = (runner: RunnerRecord) => runner.isShared && !runner.locked;
     // PostgreSQL: the runners' rows held against deletion until the commit, as assignNextBuild does.
     const mayClaim = await holdRunnersForClaim(trx, requests.filter((request) => inSharedQueue(request.runner)).map((request) => request.runner.id));
-    for (const request of requests) {
+    for (const [index, request] of requests.entries()) {
       const { runner } = request;
-      if (request.gone.aborted) results.push(undefined);
-      else if (!inSharedQueue(runner)) results.push(await assignNextBuild(trx, request.clock, runner, request.handout, pipelines));
-      else if (!mayClaim.has(runner.id)) results.push(undefined);
-      else {
-        const filter: PickFilter = { runUntagged: runner.runUntagged, tagList: [...runner.tagList].sort() };
-        const key = JSON.stringify(filter);
-        let queue = queues.get(key);
-        if (!queue) queues.set(key, (queue = await SharedQueue.read(trx, filter, requests.length)));
-        results.push(await queue.claimNext(trx, request.clock, runner, request.handout, pipelines));
+      if (request.gone.aborted || (inSharedQueue(runner) && !mayClaim.has(runner.id))) continue;
+      if (!inSharedQueue(runner)) {
+        // Its own claim could meet a build chosen for another: those are written first.
+        await claims.write(trx, first.clock);
+        results[index] = await assignNextBuild(trx, request.clock, runner, request.handout, pipelines);
+        continue;
       }
+      const filter: PickFilter = { runUntagged: runner.runUntagged, tagList: [...runner.tagList].sort() };
+      const key = JSON.stringify(filter);
+      let queue = queues.get(key);
+      if (!queue) queues.set(key, (queue = await SharedQueue.read(trx, filter, requests.length)));
+      const build = await queue.next(trx, runner, claims.chosen);
+      if (build) claims.choose(index, build, runner, request.handout);
     }
+    await claims.write(trx, first.clock);
     await markPipelinesRunning(trx, [...pipelines], first.clock.now().toISOString());
     return results;
   });
+}
+
+/**
+ * A batch's claims from the shared queue, chosen in memory and written in one statement
+ * (claimBuilds): one round trip for them all instead of one each. A build is chosen once in a
+ * batch, whichever queue it was read from. Each claim is still conditional, so a claim that does
+ * not hold when written (its runner paused meanwhile) gives its request nothing, as a lost claim
+ * would; the build stays in the queue.
+ */
+class BatchClaims {
+  /** Every build chosen in this batch, written or not. */
+  readonly chosen = new Set<number>();
+  private unwritten: { index: number; build: BuildRecord; runner: RunnerRecord; handout: Handout | undefined }[] = [];
+
+  constructor(
+    private readonly results: (BuildRecord | undefined)[],
+    private readonly pipelines: BatchPipelines,
+  ) {}
+
+  choose(index: number, build: BuildRecord, runner: RunnerRecord, handout: Handout | undefined): void {
+    this.chosen.add(build.id);
+    this.unwritten.push({ index, build, runner, handout });
+  }
+
+  /** Writes the claims chosen so far; each request whose claim held gets its build, now running. */
+  async write(db: Db, clock: Clock): Promise<void> {
+    const claims = this.unwritten;
+    if (claims.length === 0) return;
+    this.unwritten = [];
+    const now = clock.now().toISOString();
+    const claimed = await claimBuilds(db, claims.map(({ build, runner, handout }) => ({ buildId: build.id, runnerId: runner.id, handout })), now);
+    for (const { index, build, runner, handout } of claims) {
+      if (!claimed.has(build.id)) continue;
+      this.pipelines.add(build.pipelineId);
+      this.results[index] = asClaimed(build, runner, now, handout);
+    }
+  }
 }
 
 interface QueuedProjectState extends QueuedProject {
@@ -166,7 +210,11 @@ class SharedQueue {
     return new SharedQueue(filter, projects);
   }
 
-  async claimNext(db: Db, clock: Clock, runner: RunnerRecord, handout: Handout | undefined, pipelines: BatchPipelines): Promise<BuildRecord | undefined> {
+  /**
+   * The next build for this runner in the fair order, counted against its project's load as
+   * if claimed; builds in `chosen` (taken in this batch already) are passed over.
+   */
+  async next(db: Db, runner: RunnerRecord, chosen: ReadonlySet<number>): Promise<BuildRecord | undefined> {
     for (;;) {
       const project = this.head();
       if (!project) return undefined;
@@ -177,13 +225,9 @@ class SharedQueue {
         // Its first candidate may now be a later build: choose again.
         continue;
       }
-      if (!canPick(runner, new Set(), build)) continue;
-      const claimed = await claimOne(db, clock, runner, build, handout, pipelines);
-      if (claimed) {
-        project.runningOnShared += 1;
-        return claimed;
-      }
-      if (!(await findRunner(db, runner.id))?.active) return undefined;
+      if (chosen.has(build.id) || !canPick(runner, new Set(), build)) continue;
+      project.runningOnShared += 1;
+      return build;
     }
   }
 
@@ -224,7 +268,11 @@ async function claimOne(db: Db, clock: Clock, runner: RunnerRecord, build: Build
     else await markPipelineRunning(trx, build.pipelineId, now);
     return true;
   });
-  if (!claimed) return undefined;
+  return claimed ? asClaimed(build, runner, now, handout) : undefined;
+}
+
+/** The build as its claim at `now` left it. */
+function asClaimed(build: BuildRecord, runner: RunnerRecord, now: string, handout: Handout | undefined): BuildRecord {
   return {
     ...build,
     status: 'running',

@@ -161,18 +161,53 @@ export interface Handout {
  * error for a deleted one). The same write records how it is handed out.
  */
 export async function claimBuild(db: Db, buildId: number, runnerId: number, now: string, handout?: Handout): Promise<boolean> {
-  const updated = await db('builds')
-    .where({ id: buildId, status: 'pending' })
-    .whereNull('runner_id')
-    .whereExists(db('runners').where({ id: runnerId, active: true }).select(db.raw('1')))
-    .update({
-      status: 'running',
-      runner_id: runnerId,
-      started_at: now,
-      updated_at: now,
-      ...(handout ? { runner_api: handout.api, cancel_gracefully: handout.cancelGracefully } : {}),
+  return (await claimBuilds(db, [{ buildId, runnerId, handout }], now)).has(buildId);
+}
+
+/** One build of a batch for one runner (see claimBuilds). */
+export interface BatchClaim {
+  buildId: number;
+  runnerId: number;
+  handout?: Handout;
+}
+
+/**
+ * claimBuild for a batch's claims in one statement: each build given to its runner under the
+ * same conditions (still pending and unassigned, the runner still there and active), so a claim
+ * another writer got to first, or whose runner was paused or deleted meanwhile, changes nothing.
+ * Returns the ids of the builds claimed.
+ */
+export async function claimBuilds(db: Db, claims: readonly BatchClaim[], now: string): Promise<Set<number>> {
+  if (claims.length === 0) return new Set();
+  // One row changed for two claims would read as both holding: one build, one runner.
+  if (new Set(claims.map((claim) => claim.buildId)).size !== claims.length) throw new Error('a batch claims the same build twice');
+  // Each claim's values chosen by the row's id; casts give PostgreSQL the types its
+  // parameters alone don't. A claim without a handout keeps the row's own value.
+  const byBuild = (type: string, value: (claim: BatchClaim) => Knex.Value | undefined, kept: string): Knex.Raw => {
+    const cases = claims.map((claim): { sql: string; bindings: Knex.Value[] } => {
+      const chosen = value(claim);
+      return chosen === undefined ? { sql: `when ? then ${kept}`, bindings: [claim.buildId] } : { sql: `when ? then cast(? as ${type})`, bindings: [claim.buildId, chosen] };
     });
-  return updated === 1;
+    return db.raw(`case builds.id ${cases.map((c) => c.sql).join(' ')} end`, cases.flatMap((c) => c.bindings));
+  };
+  const runnerOf = byBuild('integer', (claim) => claim.runnerId, 'runner_id');
+  const rows: { id: number }[] = await db('builds')
+    .whereIn('id', claims.map((claim) => claim.buildId))
+    .andWhere('status', 'pending')
+    .whereNull('runner_id')
+    .whereExists(db('runners').where('runners.id', runnerOf).andWhere('runners.active', true).select(db.raw('1')))
+    .update(
+      {
+        status: 'running',
+        runner_id: runnerOf,
+        started_at: now,
+        updated_at: now,
+        runner_api: byBuild('varchar(8)', (claim) => claim.handout?.api, 'runner_api'),
+        cancel_gracefully: byBuild('boolean', (claim) => claim.handout?.cancelGracefully, 'cancel_gracefully'),
+      },
+      ['id'],
+    );
+  return new Set(rows.map((row) => int(row.id)));
 }
 
 /**
