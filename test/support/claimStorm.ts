@@ -6,6 +6,7 @@
  * (exactly once) and against the database at the end (none lost, each on the runner that got it).
  */
 import http from 'node:http';
+import { Worker } from 'node:worker_threads';
 import type { TestCoordinator } from './coordinator.js';
 import { UserApi } from './userApi.js';
 
@@ -57,9 +58,41 @@ export async function registerRunners(coordinator: TestCoordinator, runners: num
 
 /**
  * Every runner polls until it is told there is nothing (204), then the database must show every
- * pending build as running on the runner that received it.
+ * pending build as running on the runner that received it. The runners poll from a worker
+ * thread of their own (claimStormWorker.mjs), as real runners are other processes: their HTTP
+ * work never shares the event loop of the coordinator they measure.
  */
 export async function runClaimStorm(coordinator: TestCoordinator, tokens: string[], expectedBuilds: number): Promise<ClaimStormResult> {
+  const polled = await pollFromWorker({ url: coordinator.url, tokens });
+  const owner = new Map(polled.owners);
+  const problems = [...polled.problems];
+  if (owner.size !== expectedBuilds) problems.push(`${owner.size} builds handed out, ${expectedBuilds} queued`);
+  problems.push(...(await checkDatabase(coordinator, tokens, owner)));
+  return { ms: polled.ms, handedOut: owner.size, polls: polled.latencies.length, latencies: polled.latencies, perRunner: polled.perRunner, problems };
+}
+
+/** What the runners' polling saw (see stormPolls). */
+export interface StormPolls {
+  /** First poll sent to last build received. */
+  ms: number;
+  latencies: number[];
+  perRunner: number[];
+  /** Each build handed out and the runner (index into the tokens) that got it. */
+  owners: [number, number][];
+  problems: string[];
+}
+
+function pollFromWorker(workerData: { url: string; tokens: string[] }): Promise<StormPolls> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./claimStormWorker.mjs', import.meta.url), { workerData });
+    worker.once('message', (result: StormPolls) => resolve(result));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the claim storm's worker exited (${code}) without a result`)));
+  });
+}
+
+/** The runners' side of the storm: each polls over its own keep-alive connection until a 204. */
+export async function stormPolls(url: string, tokens: string[]): Promise<StormPolls> {
   const latencies: number[] = [];
   const problems: string[] = [];
   const owner = new Map<number, number>();
@@ -73,7 +106,7 @@ export async function runClaimStorm(coordinator: TestCoordinator, tokens: string
       try {
         for (;;) {
           const sent = performance.now();
-          const reply = await post(agent, coordinator.url, '/ci/api/v1/builds/register.json', { token });
+          const reply = await post(agent, url, '/ci/api/v1/builds/register.json', { token });
           const answered = performance.now();
           latencies.push(answered - sent);
           if (reply.status === 204) return;
@@ -93,10 +126,7 @@ export async function runClaimStorm(coordinator: TestCoordinator, tokens: string
       }
     }),
   );
-  const ms = lastBuildAt - started;
-  if (owner.size !== expectedBuilds) problems.push(`${owner.size} builds handed out, ${expectedBuilds} queued`);
-  problems.push(...(await checkDatabase(coordinator, tokens, owner)));
-  return { ms, handedOut: owner.size, polls: latencies.length, latencies, perRunner, problems };
+  return { ms: lastBuildAt - started, latencies, perRunner, owners: [...owner], problems };
 }
 
 /** The database agrees: nothing pending is left, and every build runs on the runner that was told so. */
