@@ -136,15 +136,9 @@ function pendingUnassigned(db: Db, filter: PickFilter): Knex.QueryBuilder {
   return query;
 }
 
-/**
- * Whether the runner may still claim (it exists and is active), keeping it from being deleted
- * until the claim commits where the store can (see ClaimStrategy.lockRunner). Answers true
- * without a query where the claim's UPDATE checks it anyway.
- */
+/** holdRunnersForClaim for one runner (assignNextBuild's claim): whether it may still claim. */
 export async function holdRunnerForClaim(db: Db, runnerId: number): Promise<boolean> {
-  const { lockRunner } = claimStrategy(db);
-  if (!lockRunner) return true;
-  return (await lockRunner(db('runners').where({ id: runnerId, active: true }).first('id'))) !== undefined;
+  return (await holdRunnersForClaim(db, [runnerId])).has(runnerId);
 }
 
 /** How a claimed build is handed out: through which runner API, and whether its runner cancels gracefully (v4). */
@@ -210,12 +204,9 @@ export async function claimBuilds(db: Db, claims: readonly BatchClaim[], now: st
   return new Set(rows.map((row) => int(row.id)));
 }
 
-/**
- * A claimed build's pipeline is running (see assignNextBuild): written only when it is not yet,
- * so that claims of one pipeline's builds do not queue behind each other's lock on its row.
- */
+/** markPipelinesRunning for one claimed build's pipeline (see assignNextBuild). */
 export async function markPipelineRunning(db: Db, pipelineId: number, now: string): Promise<void> {
-  await db('pipelines').where({ id: pipelineId }).whereNot('status', 'running').update({ status: 'running', updated_at: now });
+  await markPipelinesRunning(db, [pipelineId], now);
 }
 
 /**
@@ -228,14 +219,17 @@ export async function holdQueueForBatch(db: Db): Promise<void> {
 }
 
 /**
- * markPipelineRunning for a batch's pipelines. PostgreSQL: their rows locked in id order, so that
- * batches committing at once wait for each other's pipeline rows in one order (never a deadlock).
- * SQLite, whose transaction holds the whole file: one statement.
+ * The pipelines of claimed builds are running: written only where they are not yet, so that
+ * claims of one pipeline's builds do not queue behind each other's lock on its row. PostgreSQL,
+ * for several: their rows locked in id order, so that batches committing at once wait for each
+ * other's pipeline rows in one order (never a deadlock). SQLite, whose transaction holds the
+ * whole file: one statement.
  */
 export async function markPipelinesRunning(db: Db, pipelineIds: readonly number[], now: string): Promise<void> {
   const ids = [...new Set(pipelineIds)].sort((a, b) => a - b);
   if (ids.length === 0) return;
-  if (!isPostgres(db)) {
+  // One row's lock cannot be taken out of order: no need to lock it before writing it.
+  if (!isPostgres(db) || ids.length === 1) {
     await db('pipelines').whereIn('id', ids).whereNot('status', 'running').update({ status: 'running', updated_at: now });
     return;
   }
@@ -244,7 +238,11 @@ export async function markPipelinesRunning(db: Db, pipelineIds: readonly number[
   if (locked.length > 0) await db('pipelines').whereIn('id', locked.map((row) => row.id)).update({ status: 'running', updated_at: now });
 }
 
-/** holdRunnerForClaim for a batch's runners at once: those that may claim. */
+/**
+ * Those of these runners that may still claim (they exist and are active), each kept from being
+ * deleted until the claim commits where the store can (see ClaimStrategy.lockRunner). Where it
+ * cannot, all of them, without a query: the claim's UPDATE checks each runner anyway.
+ */
 export async function holdRunnersForClaim(db: Db, runnerIds: readonly number[]): Promise<Set<number>> {
   const { lockRunner } = claimStrategy(db);
   const ids = [...new Set(runnerIds)].sort((a, b) => a - b);
