@@ -109,19 +109,20 @@ export async function assignNextBuilds(requests: ClaimRequest[]): Promise<(Build
     const queues = new Map<string, SharedQueue>();
     const pipelines: BatchPipelines = new Set();
     const results: (BuildRecord | undefined)[] = requests.map(() => undefined);
-    const claims = new BatchClaims(results, pipelines);
+    const claims = new BatchClaims(results, pipelines, first.clock);
     const inSharedQueue = (runner: RunnerRecord) => runner.isShared && !runner.locked;
     // PostgreSQL: the runners' rows held against deletion until the commit, as assignNextBuild does.
     const mayClaim = await holdRunnersForClaim(trx, requests.filter((request) => inSharedQueue(request.runner)).map((request) => request.runner.id));
     for (const [index, request] of requests.entries()) {
       const { runner } = request;
-      if (request.gone.aborted || (inSharedQueue(runner) && !mayClaim.has(runner.id))) continue;
+      if (request.gone.aborted) continue;
       if (!inSharedQueue(runner)) {
         // Its own claim could meet a build chosen for another: those are written first.
-        await claims.write(trx, first.clock);
+        await claims.write(trx);
         results[index] = await assignNextBuild(trx, request.clock, runner, request.handout, pipelines);
         continue;
       }
+      if (!mayClaim.has(runner.id)) continue;
       const filter: PickFilter = { runUntagged: runner.runUntagged, tagList: [...runner.tagList].sort() };
       const key = JSON.stringify(filter);
       let queue = queues.get(key);
@@ -129,7 +130,7 @@ export async function assignNextBuilds(requests: ClaimRequest[]): Promise<(Build
       const build = await queue.next(trx, runner, claims.chosen);
       if (build) claims.choose(index, build, runner, request.handout);
     }
-    await claims.write(trx, first.clock);
+    await claims.write(trx);
     await markPipelinesRunning(trx, [...pipelines], first.clock.now().toISOString());
     return results;
   });
@@ -150,6 +151,7 @@ class BatchClaims {
   constructor(
     private readonly results: (BuildRecord | undefined)[],
     private readonly pipelines: BatchPipelines,
+    private readonly clock: Clock,
   ) {}
 
   choose(index: number, build: BuildRecord, runner: RunnerRecord, handout: Handout | undefined): void {
@@ -158,11 +160,11 @@ class BatchClaims {
   }
 
   /** Writes the claims chosen so far; each request whose claim held gets its build, now running. */
-  async write(db: Db, clock: Clock): Promise<void> {
+  async write(db: Db): Promise<void> {
     const claims = this.unwritten;
     if (claims.length === 0) return;
     this.unwritten = [];
-    const now = clock.now().toISOString();
+    const now = this.clock.now().toISOString();
     const claimed = await claimBuilds(db, claims.map(({ build, runner, handout }) => ({ buildId: build.id, runnerId: runner.id, handout })), now);
     for (const { index, build, runner, handout } of claims) {
       if (!claimed.has(build.id)) continue;
