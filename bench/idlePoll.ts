@@ -13,12 +13,15 @@
  * and every case, so machine noise hits them alike; a case's ratio is its mean over the
  * baseline's mean. The coordinators log nothing, as the baseline; one more coordinator (SQLite)
  * writes its request log (LOG_LEVEL=info, pino JSON lines into a stream that drops them), to
- * show what the log line of every poll costs.
+ * show what the log line of every poll costs. One more row, the no-coordinator ceiling
+ * (ceilings.ts), shows what reading and parsing the runner's body and digesting its token cost
+ * by themselves, in the same rounds.
  */
 import { Writable } from 'node:stream';
 import { startTestCoordinator, type TestCoordinator } from '../test/support/coordinator.js';
 import { V4_RUNNER_UA } from '../test/support/v4Api.js';
 import { registerTestRunner } from '../test/support/v4Runners.js';
+import { startIdlePollCeiling } from './ceilings.js';
 import { benchStores, loadTest, postJson, startBareKoa, startBenchCoordinator, type LoadFigures } from './support.js';
 
 const CONNECTIONS = 64;
@@ -91,6 +94,7 @@ async function prepare(coordinator: TestCoordinator, idle: Case): Promise<Target
 
 export async function benchIdlePoll(): Promise<string[]> {
   const bare = await startBareKoa();
+  const ceiling = await startIdlePollCeiling();
   const coordinators: TestCoordinator[] = [];
   try {
     const targets: { store: string; idle: Case; target: Target }[] = [];
@@ -104,18 +108,23 @@ export async function benchIdlePoll(): Promise<string[]> {
     const logged = { ...CASES[0]!, label: `${CASES[0]!.label}, request log on` };
     targets.push({ store: 'sqlite', idle: logged, target: await prepare(logging, logged) });
     const baseline: LoadFigures[] = [];
+    const ceilingFigures: LoadFigures[] = [];
     const figures = targets.map(() => [] as LoadFigures[]);
     for (let round = 0; round < ROUNDS; round++) {
       baseline.push(await measure({ url: bare.url, path: '/ci/api/v1/builds/register.json', headers: { 'Content-Type': 'application/json' }, body: '{}' }));
+      // The first case's request, as the coordinator gets it.
+      ceilingFigures.push(await measure({ ...targets[0]!.target, url: ceiling.url }));
       for (const [i, { target }] of targets.entries()) figures[i]!.push(await measure(target));
     }
     const bareRate = mean(baseline.map((f) => f.requestsPerSecond));
+    const ceilingRate = mean(ceilingFigures.map((f) => f.requestsPerSecond));
     const lines = [
       `${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds × ${SECONDS} s per case, interleaved; autocannon in a worker thread`,
       '',
       '| server | store | requests/s | p50 ms | p99 ms | statuses | × bare Koa | target |',
       '|---|---|---|---|---|---|---|---|',
       `| bare Koa 204 | - | ${bareRate.toFixed(0)} | ${mean(baseline.map((f) => f.latencyP50)).toFixed(1)} | ${mean(baseline.map((f) => f.latencyP99)).toFixed(1)} | ${statusesOf(baseline)} | 1.00 | |`,
+      `| no-coordinator ceiling: Koa reading the body, token digest, 204 | - | ${ceilingRate.toFixed(0)} | ${mean(ceilingFigures.map((f) => f.latencyP50)).toFixed(1)} | ${mean(ceilingFigures.map((f) => f.latencyP99)).toFixed(1)} | ${statusesOf(ceilingFigures)} | ${(ceilingRate / bareRate).toFixed(2)} | |`,
     ];
     const verdicts: string[] = [];
     for (const [i, { store, idle }] of targets.entries()) {
@@ -132,6 +141,7 @@ export async function benchIdlePoll(): Promise<string[]> {
   } finally {
     for (const coordinator of coordinators) await coordinator.stop();
     await bare.close();
+    await ceiling.close();
   }
 }
 

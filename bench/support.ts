@@ -62,6 +62,11 @@ export async function startBareKoa(): Promise<{ url: string; close(): Promise<vo
   app.use((ctx) => {
     ctx.status = 204;
   });
+  return listenKoa(app);
+}
+
+/** `app` on a free loopback port, until `close` (which also ends its keep-alive connections). */
+export async function listenKoa(app: Koa): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
