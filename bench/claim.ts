@@ -71,7 +71,9 @@ async function measureBaselines(): Promise<{ bare: number; ceiling: number }> {
     for (let round = 0; round < BASELINE_ROUNDS; round++) {
       bare.push((await loadTest({ url: koa.url, connections: RUNNERS, seconds: KOA_SECONDS, workers: 1 })).requestsPerSecond);
       const load = { method: 'POST' as const, body: exchange.body, headers: { 'Content-Type': 'application/json' }, connections: RUNNERS, seconds: KOA_SECONDS, workers: 1 };
-      ceiling.push((await loadTest({ url: `${claimCeiling.url}/ci/api/v1/builds/register.json`, ...load })).requestsPerSecond);
+      const figures = await loadTest({ url: `${claimCeiling.url}/ci/api/v1/builds/register.json`, ...load });
+      if (Object.keys(figures.statuses).some((status) => status !== '201')) throw new Error(`the claim ceiling answered ${JSON.stringify(figures.statuses)}`);
+      ceiling.push(figures.requestsPerSecond);
     }
   } finally {
     await koa.close();
