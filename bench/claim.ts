@@ -10,7 +10,7 @@
 import { queuePendingBuilds, registerRunners, runClaimStorm } from '../test/support/claimStorm.js';
 import { quantile } from '../test/support/quantile.js';
 import { realClaimExchange, startClaimCeiling } from './ceilings.js';
-import { benchStores, loadTest, startBareKoa, startBenchCoordinator } from './support.js';
+import { benchStores, loadTest, mean, startBareKoa, startBenchCoordinator } from './support.js';
 
 const BUILDS = Number(process.env.CLAIM_BUILDS ?? 10_000);
 const RUNNERS = Number(process.env.CLAIM_RUNNERS ?? 50);
@@ -67,11 +67,11 @@ async function measureBaselines(): Promise<{ bare: number; ceiling: number }> {
   const claimCeiling = await startClaimCeiling(exchange.payload);
   const bare: number[] = [];
   const ceiling: number[] = [];
+  const poll = { method: 'POST' as const, body: exchange.body, headers: { 'Content-Type': 'application/json' } };
   try {
     for (let round = 0; round < BASELINE_ROUNDS; round++) {
       bare.push((await loadTest({ url: koa.url, connections: RUNNERS, seconds: KOA_SECONDS, workers: 1 })).requestsPerSecond);
-      const load = { method: 'POST' as const, body: exchange.body, headers: { 'Content-Type': 'application/json' }, connections: RUNNERS, seconds: KOA_SECONDS, workers: 1 };
-      const figures = await loadTest({ url: `${claimCeiling.url}/ci/api/v1/builds/register.json`, ...load });
+      const figures = await loadTest({ url: `${claimCeiling.url}/ci/api/v1/builds/register.json`, ...poll, connections: RUNNERS, seconds: KOA_SECONDS, workers: 1 });
       if (Object.keys(figures.statuses).some((status) => status !== '201')) throw new Error(`the claim ceiling answered ${JSON.stringify(figures.statuses)}`);
       ceiling.push(figures.requestsPerSecond);
     }
@@ -80,8 +80,4 @@ async function measureBaselines(): Promise<{ bare: number; ceiling: number }> {
     await claimCeiling.close();
   }
   return { bare: mean(bare), ceiling: mean(ceiling) };
-}
-
-function mean(values: number[]): number {
-  return values.reduce((sum, value) => sum + value, 0) / values.length;
 }

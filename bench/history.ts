@@ -33,7 +33,7 @@ import { tokenDigest } from '../src/store/tokenDigests.js';
 import { tokenVaultOf } from '../src/store/tokenVault.js';
 import type { TestCoordinator } from '../test/support/coordinator.js';
 import { UserApi } from '../test/support/userApi.js';
-import { benchStores, loadTest, postJson, startBenchCoordinator } from './support.js';
+import { benchStores, loadTest, mean, postJson, startBenchCoordinator } from './support.js';
 
 const HISTORY_SMALL = Number(process.env.HISTORY_SMALL ?? 1_000);
 const HISTORY_LARGE = Number(process.env.HISTORY_LARGE ?? 1_000_000);
@@ -360,8 +360,4 @@ async function explain(db: Db, sql: string, bindings: unknown[]): Promise<string
     depth.set(row.id, level);
     return `${'  '.repeat(level - 1)}${row.detail}`;
   });
-}
-
-function mean(values: number[]): number {
-  return values.reduce((sum, value) => sum + value, 0) / values.length;
 }

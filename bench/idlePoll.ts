@@ -22,7 +22,7 @@ import { startTestCoordinator, type TestCoordinator } from '../test/support/coor
 import { V4_RUNNER_UA } from '../test/support/v4Api.js';
 import { registerTestRunner } from '../test/support/v4Runners.js';
 import { startIdlePollCeiling } from './ceilings.js';
-import { benchStores, loadTest, postJson, startBareKoa, startBenchCoordinator, type LoadFigures } from './support.js';
+import { benchStores, loadTest, mean, postJson, startBareKoa, startBenchCoordinator, type LoadFigures } from './support.js';
 
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.IDLE_SECONDS ?? 5);
@@ -154,9 +154,6 @@ function discarding(): Writable {
   });
 }
 
-function mean(values: number[]): number {
-  return values.reduce((sum, value) => sum + value, 0) / values.length;
-}
 
 function statusesOf(runs: LoadFigures[]): string {
   const total: Record<string, number> = {};

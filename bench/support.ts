@@ -39,6 +39,11 @@ export async function postJson(url: string, path: string, body: unknown): Promis
   return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
+/** The arithmetic mean of `values` (rounds of one case, say). */
+export function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
 export function formatRate(label: string, count: number, ms: number): string {
   return `${label}: ${count} in ${ms.toFixed(0)} ms = ${((count * 1000) / ms).toFixed(0)}/s`;
 }

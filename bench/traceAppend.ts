@@ -13,7 +13,7 @@ import { V4Api, V4_RUNNER_UA } from '../test/support/v4Api.js';
 import { registerTestRunner } from '../test/support/v4Runners.js';
 import { quantile } from '../test/support/quantile.js';
 import { UserApi } from '../test/support/userApi.js';
-import { benchStores, postJson, startBenchCoordinator, takeBuild } from './support.js';
+import { benchStores, mean, postJson, startBenchCoordinator, takeBuild } from './support.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -181,5 +181,5 @@ function present<T>(value: T | undefined): T {
 }
 
 function summarise(values: number[]): Latency {
-  return { p50: quantile(values, 0.5), p99: quantile(values, 0.99), mean: values.reduce((sum, v) => sum + v, 0) / values.length };
+  return { p50: quantile(values, 0.5), p99: quantile(values, 0.99), mean: mean(values) };
 }
